@@ -1,0 +1,183 @@
+"""HybridRetriever: one query, dense and lexical candidates under one filter, fused.
+
+The query is embedded with the encoder's query instruction (``encode_queries``); Chroma
+returns the ``fetch_k`` nearest neighbours that satisfy the filter (rendered to its
+``where``), the lexical index the ``fetch_k`` best BM25 matches among the documents that
+satisfy the *same* filter (evaluated on its metadata mirror), and the two ranked lists
+are fused (:func:`manifold_core.fusion.fuse`). Every score is kept on the :class:`Hit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from manifold_core.fusion import fuse, validate_fusion
+from manifold_core.store import HybridStore, StoredRecord, as_filter
+
+if TYPE_CHECKING:
+    from manifold_core.filters import MetadataFilter
+
+__all__ = ["Hit", "HybridRetriever"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result with every score that produced it.
+
+    Attributes:
+        id: document id.
+        text: document text.
+        metadata: document metadata (a copy).
+        score: the fused score (higher is better).
+        dense_score: cosine similarity to the query (``1 - cosine distance``), ``None``
+            if the document was not among the dense candidates.
+        dense_rank: 1-based rank among the dense candidates, ``None`` if absent.
+        lexical_score: BM25 score, ``None`` if not among the lexical candidates.
+        lexical_rank: 1-based rank among the lexical candidates, ``None`` if absent.
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_weights(weights: Any) -> tuple[float, float]:
+    try:
+        dense_w, lexical_w = (float(w) for w in weights)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights must be two numbers (dense, lexical), got {weights!r}") from None
+    for name, w in (("dense", dense_w), ("lexical", lexical_w)):
+        if not math.isfinite(w) or w < 0:
+            raise ValueError(f"the {name} weight must be a finite number >= 0, got {w!r}")
+    if dense_w == 0 and lexical_w == 0:
+        raise ValueError(f"at least one of the weights must be > 0, got {weights!r}")
+    return dense_w, lexical_w
+
+
+class HybridRetriever:
+    """Dense + BM25 search over a :class:`HybridStore`, with one metadata filter for both.
+
+    Args:
+        store: the store to search.
+        k: results returned by default.
+        fetch_k: candidates taken from each side before fusion (raised to ``k`` if lower).
+        fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
+        weights: ``(dense, lexical)`` fusion weights; a weight of 0 skips that side.
+        c: the reciprocal-rank constant.
+    """
+
+    def __init__(
+        self,
+        store: HybridStore,
+        k: int = 4,
+        fetch_k: int = 50,
+        fusion: str = "rrf",
+        weights: Sequence[float] = (1.0, 1.0),
+        c: int = 60,
+    ) -> None:
+        self.store = store
+        self.k = _positive_int(k, "k")
+        self.fetch_k = _positive_int(fetch_k, "fetch_k")
+        self.fusion = validate_fusion(fusion)
+        self.weights = _check_weights(weights)
+        self.c = c
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filter: Any = None,
+        fetch_k: int | None = None,
+        weights: Sequence[float] | None = None,
+        fusion: str | None = None,
+    ) -> list[Hit]:
+        """Return the ``k`` best hits for ``query`` among documents that satisfy ``filter``.
+
+        Args:
+            query: the search text (must contain something other than whitespace).
+            k: number of hits (default: the retriever's ``k``).
+            filter: a Chroma-style ``where`` dict or a ``MetadataFilter``; applied to
+                both sides. A filter that cannot be expressed raises ``ValueError``.
+            fetch_k: candidates per side (default: the retriever's ``fetch_k``).
+            weights: ``(dense, lexical)`` weights for this call.
+            fusion: fusion method for this call.
+
+        Raises:
+            ValueError: empty query, ``k``/``fetch_k`` not positive, unknown fusion,
+                bad weights, or an unexpressible filter.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"query must be a non-empty string, got {query!r}")
+        k_ = self.k if k is None else _positive_int(k, "k")
+        fetch = self.fetch_k if fetch_k is None else _positive_int(fetch_k, "fetch_k")
+        fetch = max(fetch, k_)
+        method = self.fusion if fusion is None else validate_fusion(fusion)
+        dense_w, lexical_w = self.weights if weights is None else _check_weights(weights)
+        flt = as_filter(filter)
+
+        dense: list[tuple[StoredRecord, float]] = []
+        if dense_w > 0:
+            vector = np.asarray(self.store.encoder.encode_queries([query]), dtype=np.float32)
+            dense = self.store.dense_search(vector[0], fetch, flt)
+        lexical: list[tuple[str, float]] = []
+        if lexical_w > 0:
+            lexical = self.store.lexical_search(query, fetch, flt)
+
+        fused = fuse(
+            [[(r.id, s) for r, s in dense], lexical],
+            method=method,
+            weights=[dense_w, lexical_w],
+            c=self.c,
+            k=k_,
+        )
+        known = {r.id: r for r, _ in dense}
+        missing = [item.id for item in fused if item.id not in known]
+        if missing:
+            known.update({r.id: r for r in self.store.get(ids=missing)})
+        hits = []
+        for item in fused:
+            record = known.get(item.id)
+            if record is None:  # deleted between the two reads
+                continue
+            hits.append(
+                Hit(
+                    id=item.id,
+                    text=record.text,
+                    metadata=dict(record.metadata),
+                    score=item.score,
+                    dense_score=item.scores[0],
+                    dense_rank=item.ranks[0],
+                    lexical_score=item.scores[1],
+                    lexical_rank=item.ranks[1],
+                )
+            )
+        return hits
+
+    async def asearch(
+        self,
+        query: str,
+        k: int | None = None,
+        filter: MetadataFilter | Any = None,
+        fetch_k: int | None = None,
+        weights: Sequence[float] | None = None,
+        fusion: str | None = None,
+    ) -> list[Hit]:
+        """:meth:`search` in a worker thread, so an event loop is never blocked."""
+        return await asyncio.to_thread(self.search, query, k, filter, fetch_k, weights, fusion)
