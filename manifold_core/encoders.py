@@ -175,6 +175,12 @@ def tokenizer_for(encoder: Any) -> Tokenizer:
     return RegexTokenizer()
 
 
+def _model_dimension(model: Any) -> int:
+    """Output dimension of a SentenceTransformer (the method was renamed in v6)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model as an :class:`Encoder`.
 
@@ -251,7 +257,7 @@ class SentenceTransformerEncoder:
 
     def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
         if not texts:
-            dim = self.dimension or self.model.get_sentence_embedding_dimension() or 0
+            dim = self.dimension or _model_dimension(self.model)
             return np.zeros((0, dim), dtype=np.float32)
         vectors = self.model.encode(
             texts,
@@ -361,7 +367,9 @@ def resolve_encoder(model: Any = None) -> Encoder:
         return LlamaIndexEmbeddingEncoder(model)
     if hasattr(model, "embed_documents") and hasattr(model, "embed_query"):
         return LangChainEmbeddingsEncoder(model)
-    if hasattr(model, "encode") and hasattr(model, "get_sentence_embedding_dimension"):
+    if hasattr(model, "encode") and (
+        hasattr(model, "get_embedding_dimension") or hasattr(model, "get_sentence_embedding_dimension")
+    ):
         return SentenceTransformerEncoder(model)
     raise TypeError(
         "expected a model name, an Encoder, a SentenceTransformer, a LangChain Embeddings "

@@ -9,8 +9,8 @@ Rules of the default segmenter:
 - Chinese terminators ``。！？；`` and ellipses ``……`` end a sentence wherever they are;
 - ASCII ``. ! ?`` end a sentence only when followed by white space, the end of the text
   or a CJK character, so ``3.14`` and ``example.com`` stay whole;
-- a single ``.`` after a common abbreviation (``e.g.``, ``Dr.``, ``et al.``), after a lone
-  capital (an initial, ``J. Smith``) or before a lower-case word does not end a sentence;
+- a single ``.`` after a common abbreviation (``e.g.``, ``Dr.``, ``et al.``) or after a lone
+  capital (an initial, ``J. Smith``) does not end a sentence;
 - closing quotes and brackets (``”’」』"')）]】》``) stay with the sentence they close.
 
 A user can pass a ``splitter`` instead: a callable returning spans or sentence strings, or a
@@ -77,8 +77,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
             return False
         if len(word.group(1)) == 1 and word.group(1).isupper():
             return False  # an initial: "J. Smith"
-    rest = text[end:].lstrip(" \t")
-    return not (rest[:1].islower() and rest[:1].isascii())
+    return True
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
