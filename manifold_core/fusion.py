@@ -29,7 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["FUSION_METHODS", "FusedItem", "FusionMethod", "fuse", "validate_fusion"]
+__all__ = [
+    "FUSION_METHODS",
+    "FusedItem",
+    "FusionMethod",
+    "fuse",
+    "fuse_retrieved",
+    "validate_fusion",
+]
 
 FusionMethod = Literal["rrf", "weighted", "relative_score", "dbsf"]
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
@@ -176,4 +183,52 @@ def fuse(
     return [
         FusedItem(id=d, score=contributions[d], ranks=tuple(ranks[d]), scores=tuple(raw[d]))
         for d in order
+    ]
+
+
+def fuse_retrieved(
+    ranked_lists: Sequence[Sequence[tuple[str, float | None]]],
+    method: FusionMethod | str = "rrf",
+    weights: Sequence[float] | None = None,
+    c: int = 60,
+    k: int | None = None,
+) -> list[FusedItem]:
+    """:func:`fuse` for lists from arbitrary retrievers, whose scores may be missing.
+
+    Reciprocal-rank fusion needs ranks only, so a missing score (``None``) is fine there
+    and is reported as ``None``. The score-based methods need every score and raise a
+    ``ValueError`` naming the list that lacks one, rather than guessing.
+    """
+    validate_fusion(method)
+    filled: list[list[tuple[str, float]]] = []
+    for li, items in enumerate(ranked_lists):
+        out: list[tuple[str, float]] = []
+        for doc_id, score in items:
+            if score is None:
+                if method != "rrf":
+                    raise ValueError(
+                        f"fusion {method!r} needs scores, but result list {li} has none for "
+                        f"{doc_id!r}; use fusion='rrf' or a retriever that returns scores"
+                    )
+                score = 0.0
+            out.append((doc_id, score))
+        filled.append(out)
+    fused = fuse(filled, method=method, weights=weights, c=c, k=k)
+    if method != "rrf":
+        return fused
+    missing = {
+        (li, doc_id) for li, items in enumerate(ranked_lists) for doc_id, s in items if s is None
+    }
+    if not missing:
+        return fused
+    return [
+        FusedItem(
+            id=item.id,
+            score=item.score,
+            ranks=item.ranks,
+            scores=tuple(
+                None if (li, item.id) in missing else s for li, s in enumerate(item.scores)
+            ),
+        )
+        for item in fused
     ]

@@ -1,0 +1,320 @@
+"""LangChain ``EnsembleRetriever``: hybrid Chroma + BM25 search, or fusion of any retrievers.
+
+Two modes, one class:
+
+- **Hybrid** (``store=`` a :class:`manifold_core.HybridStore`, or :meth:`from_documents`):
+  dense and BM25 candidates under one metadata filter, fused by the core
+  :class:`~manifold_core.retrieval.HybridRetriever`.
+- **Drop-in for LangChain's** ``EnsembleRetriever(retrievers=[...], weights=[...])``: the
+  results of arbitrary retrievers are fused by the core :func:`~manifold_core.fusion.fuse`
+  (any fusion method), de-duplicated by ``Document.id`` (else ``metadata[id_key]`` when
+  ``id_key`` is set, else ``page_content``, as LangChain does).
+
+Every returned ``Document`` carries its scores in ``metadata``: ``fused_score``, and
+``dense_score``/``dense_rank``/``lexical_score``/``lexical_rank`` (hybrid mode) or
+``retriever_scores``/``retriever_ranks`` (one entry per retriever, ``None`` where absent).
+This module converts types only; the algorithms live in ``manifold_core``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, model_validator
+
+from manifold_core.filters import MetadataFilter, from_langchain
+from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
+from manifold_core.retrieval import Hit, HybridRetriever
+from manifold_core.store import HybridStore
+
+__all__ = ["EnsembleRetriever"]
+
+_HYBRID_DEFAULT_K = 4
+
+
+class EnsembleRetriever(BaseRetriever):
+    """Hybrid dense + BM25 retrieval with metadata filters, or weighted fusion of retrievers.
+
+    Example:
+        .. code-block:: python
+
+            retriever = EnsembleRetriever.from_documents(docs, embedding=embeddings, k=3)
+            retriever.invoke("22年宝马X1价格", filter={"brand": "BMW"})
+
+            # drop-in for langchain's EnsembleRetriever
+            EnsembleRetriever(retrievers=[bm25, vector_retriever], weights=[0.4, 0.6])
+
+    Attributes:
+        store: the :class:`HybridStore` searched in hybrid mode.
+        retrievers: the retrievers fused in drop-in mode (give ``store`` or this).
+        weights: hybrid mode: ``[dense, lexical]``; drop-in mode: one per retriever.
+            Default all equal.
+        k: results returned; default 4 in hybrid mode and every fused result in drop-in
+            mode (as LangChain does). Overridable per call: ``invoke(q, k=3)``.
+        fetch_k: candidates per side before fusion (hybrid mode).
+        fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
+            The score-based methods read each retriever's score from ``metadata[score_key]``
+            in drop-in mode.
+        c: the reciprocal-rank constant.
+        filter: a Chroma-style ``where`` dict applied to every call (hybrid mode), AND-ed
+            with a per-call ``filter``.
+        id_key: metadata key identifying a document (drop-in mode), as in LangChain.
+        score_key: metadata key holding a retriever's own score (drop-in mode).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: HybridStore | None = None
+    retrievers: list[Any] | None = None
+    weights: list[float] | None = None
+    k: int | None = Field(default=None, gt=0)
+    fetch_k: int = Field(default=50, gt=0)
+    fusion: str = "rrf"
+    c: int = Field(default=60, ge=0)
+    filter: dict[str, Any] | None = None
+    id_key: str | None = None
+    score_key: str = "score"
+
+    @model_validator(mode="after")
+    def _check(self) -> EnsembleRetriever:
+        if (self.store is None) == (self.retrievers is None):
+            raise ValueError("give exactly one of store= (hybrid search) or retrievers=")
+        validate_fusion(self.fusion)
+        n = 2 if self.store is not None else len(self.retrievers or [])
+        if self.retrievers is not None and not self.retrievers:
+            raise ValueError("retrievers must not be empty")
+        if self.weights is not None:
+            if len(self.weights) != n:
+                what = "[dense, lexical]" if self.store is not None else "one per retriever"
+                raise ValueError(f"got {len(self.weights)} weights, expected {n} ({what})")
+            if any(w < 0 for w in self.weights) or not any(w > 0 for w in self.weights):
+                raise ValueError(f"weights must be >= 0 with at least one > 0, got {self.weights}")
+        from_langchain(self.filter)  # validate now, not at the first query
+        return self
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        embedding: Any = None,
+        *,
+        persist_directory: str | os.PathLike[str] | None = None,
+        client: Any = None,
+        collection_name: str | None = None,
+        lexical_variant: str = "lucene",
+        **kwargs: Any,
+    ) -> EnsembleRetriever:
+        """Build a :class:`HybridStore` from documents and a retriever over it.
+
+        Args:
+            documents: the documents; ``Document.id`` is kept as the id when set.
+            embedding: a LangChain ``Embeddings`` (or anything ``resolve_encoder`` takes).
+            persist_directory: a directory for an embedded persistent Chroma; default
+                in-memory (``EphemeralClient``).
+            client: a ready Chroma client (e.g. ``HttpClient``), instead of the above.
+            collection_name: default ``"manifold"`` when persisted, a fresh unique name
+                in memory (so two in-memory retrievers never share a collection).
+            lexical_variant: ``"lucene"`` or ``"okapi"`` BM25.
+            **kwargs: fields of the retriever (``k``, ``fetch_k``, ``fusion``, ...).
+        """
+        if client is None and persist_directory is None:
+            import chromadb
+
+            client = chromadb.EphemeralClient()
+            collection_name = collection_name or f"manifold-{uuid.uuid4().hex[:12]}"
+        store = HybridStore(
+            embedding,
+            path=persist_directory,
+            client=client,
+            collection_name=collection_name or "manifold",
+            lexical_variant=lexical_variant,  # type: ignore[arg-type]
+        )
+        retriever = cls(store=store, **kwargs)
+        retriever.add_documents(documents)
+        return retriever
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Sequence[str],
+        embedding: Any = None,
+        metadatas: Sequence[dict[str, Any]] | None = None,
+        ids: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> EnsembleRetriever:
+        """:meth:`from_documents` for plain texts."""
+        metas = list(metadatas) if metadatas is not None else [{} for _ in texts]
+        id_list = list(ids) if ids is not None else [None] * len(texts)
+        docs = [
+            Document(page_content=t, metadata=m, id=i)
+            for t, m, i in zip(texts, metas, id_list, strict=True)
+        ]
+        return cls.from_documents(docs, embedding, **kwargs)
+
+    def add_documents(self, documents: Sequence[Document]) -> list[str]:
+        """Upsert documents into the store (hybrid mode); returns their ids."""
+        if self.store is None:
+            raise ValueError("add_documents needs a store (hybrid mode)")
+        docs = list(documents)
+        if not docs:
+            return []
+        ids = [d.id for d in docs]
+        return self.store.upsert(
+            [d.page_content for d in docs],
+            [d.metadata for d in docs],
+            ids=None if any(i is None for i in ids) else ids,  # type: ignore[arg-type]
+        )
+
+    # ------------------------------------------------------------ retrieval
+
+    def _hybrid(self) -> HybridRetriever:
+        assert self.store is not None
+        return HybridRetriever(
+            self.store,
+            k=self.k or _HYBRID_DEFAULT_K,
+            fetch_k=self.fetch_k,
+            fusion=self.fusion,
+            weights=tuple(self.weights) if self.weights is not None else (1.0, 1.0),
+            c=self.c,
+        )
+
+    def _filter(self, filter: dict[str, Any] | None) -> MetadataFilter | None:
+        return MetadataFilter.all_of([from_langchain(self.filter), from_langchain(filter)])
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        fetch_k: int | None = None,
+        weights: Sequence[float] | None = None,
+        fusion: str | None = None,
+    ) -> list[Document]:
+        if self.store is not None:
+            hits = self._hybrid().search(
+                query,
+                k=k,
+                filter=self._filter(filter),
+                fetch_k=fetch_k,
+                weights=weights,
+                fusion=fusion,
+            )
+            return [_hit_to_document(h) for h in hits]
+        _no_filter(filter)
+        lists = [
+            r.invoke(query, {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")})
+            for i, r in enumerate(self.retrievers or [])
+        ]
+        return self._fuse_lists(lists, k, weights, fusion)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        fetch_k: int | None = None,
+        weights: Sequence[float] | None = None,
+        fusion: str | None = None,
+    ) -> list[Document]:
+        if self.store is not None:
+            hits = await self._hybrid().asearch(
+                query,
+                k=k,
+                filter=self._filter(filter),
+                fetch_k=fetch_k,
+                weights=weights,
+                fusion=fusion,
+            )
+            return [_hit_to_document(h) for h in hits]
+        _no_filter(filter)
+        lists = await asyncio.gather(
+            *(
+                r.ainvoke(query, {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")})
+                for i, r in enumerate(self.retrievers or [])
+            )
+        )
+        return self._fuse_lists(list(lists), k, weights, fusion)
+
+    def _key(self, doc: Document) -> str:
+        if self.id_key is not None:
+            return str(doc.metadata[self.id_key])
+        if doc.id is not None:
+            return str(doc.id)
+        return doc.page_content
+
+    def _fuse_lists(
+        self,
+        lists: list[list[Any]],
+        k: int | None,
+        weights: Sequence[float] | None,
+        fusion: str | None,
+    ) -> list[Document]:
+        first: dict[str, Document] = {}
+        ranked: list[list[tuple[str, float | None]]] = []
+        for docs in lists:
+            pairs: list[tuple[str, float | None]] = []
+            for doc in docs:
+                doc = Document(page_content=doc) if isinstance(doc, str) else doc
+                key = self._key(doc)
+                first.setdefault(key, doc)
+                score = doc.metadata.get(self.score_key)
+                if isinstance(score, bool) or not isinstance(score, (int, float)):
+                    score = None
+                pairs.append((key, score))
+            ranked.append(pairs)
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        fused = fuse_retrieved(
+            ranked,
+            method=fusion or self.fusion,
+            weights=list(weights) if weights is not None else self.weights,
+            c=self.c,
+            k=k if k is not None else self.k,
+        )
+        return [_fused_to_document(first[item.id], item) for item in fused]
+
+
+def _no_filter(filter: Any) -> None:
+    if filter:
+        raise ValueError(
+            "filter= applies in hybrid mode (store=) only; arbitrary retrievers take their "
+            f"filters in their own constructors (got filter={filter!r})"
+        )
+
+
+def _hit_to_document(hit: Hit) -> Document:
+    metadata = {
+        **hit.metadata,
+        "fused_score": hit.score,
+        "dense_score": hit.dense_score,
+        "dense_rank": hit.dense_rank,
+        "lexical_score": hit.lexical_score,
+        "lexical_rank": hit.lexical_rank,
+    }
+    return Document(page_content=hit.text, metadata=metadata, id=hit.id)
+
+
+def _fused_to_document(doc: Document, item: FusedItem) -> Document:
+    metadata = {
+        **doc.metadata,
+        "fused_score": item.score,
+        "retriever_ranks": list(item.ranks),
+        "retriever_scores": list(item.scores),
+    }
+    return Document(page_content=doc.page_content, metadata=metadata, id=doc.id)
