@@ -76,3 +76,18 @@ CAR_DOCS = [
     "The BMW X1's fuel consumption is quite economical: about 7 litres per 100 km combined.",
 ]
 CAR_FIRST_HAND = 1
+
+
+def tiny_qwen3_sentence_transformer(folder: Path) -> Any:
+    """The tiny random Qwen3 + real tokenizer as a SentenceTransformer (last-token, normalised)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import Qwen3Model
+
+    torch.manual_seed(0)
+    Qwen3Model(root_conftest().tiny_qwen3_config()).save_pretrained(folder)
+    qwen3_tokenizer().save_pretrained(folder)
+    transformer = Transformer(str(folder))
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="lasttoken")
+    return SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")

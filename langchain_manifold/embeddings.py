@@ -1,0 +1,94 @@
+"""``Qwen3Embeddings``: Qwen3-Embedding as a LangChain ``Embeddings`` (type conversion only).
+
+Queries carry the Qwen3 instruction (``Instruct: {task}\\nQuery:``), documents do not, as
+the model card prescribes; LangChain's ``HuggingFaceEmbeddings`` applies no instruction,
+which costs Qwen3-Embedding retrieval quality. The work is done by
+:class:`manifold_core.encoders.SentenceTransformerEncoder`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from manifold_core.encoders import (
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_QWEN3_TASK,
+    Encoder,
+    SentenceTransformerEncoder,
+    qwen3_query_prompt,
+)
+
+__all__ = ["Qwen3Embeddings"]
+
+
+class Qwen3Embeddings(BaseModel, Embeddings):
+    """Qwen3-Embedding (or any sentence-transformers model) with the query instruction.
+
+    Args:
+        model: a Hub name (default ``Qwen/Qwen3-Embedding-0.6B``), a local folder, a
+            built ``SentenceTransformer``, or a core ``Encoder`` (used as it is).
+        task: the task sentence of the query instruction.
+        query_prompt: the text put before each query; ``None`` (default) builds the
+            Qwen3 instruction from ``task``; ``""`` embeds queries bare.
+        dimension: keep the first ``dimension`` components (Matryoshka) and re-normalise.
+        batch_size: texts per forward pass.
+        device: ``"cpu"``, ``"cuda"``...; default sentence-transformers' choice.
+        trust_remote_code: passed to ``SentenceTransformer``; off by default.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model_name: str = DEFAULT_EMBEDDING_MODEL
+    task: str = DEFAULT_QWEN3_TASK
+    query_prompt: str | None = None
+    dimension: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    device: str | None = None
+    trust_remote_code: bool = False
+    _encoder: Encoder = PrivateAttr()
+
+    def __init__(self, model: Any = None, **data: Any) -> None:
+        if isinstance(model, str):
+            data.setdefault("model_name", model)
+        elif model is not None and "model_name" not in data:
+            name = getattr(model, "model_name", None) or getattr(model, "name_or_path", None)
+            data["model_name"] = str(name or type(model).__name__)
+        super().__init__(**data)
+        if model is not None and not isinstance(model, str) and isinstance(model, Encoder):
+            self._encoder = model
+            return
+        prompt = qwen3_query_prompt(self.task) if self.query_prompt is None else self.query_prompt
+        self._encoder = SentenceTransformerEncoder(
+            model if model is not None and not isinstance(model, str) else self.model_name,
+            query_prompt=prompt or None,
+            task=self.task,
+            dimension=self.dimension,
+            batch_size=self.batch_size,
+            device=self.device,
+            trust_remote_code=self.trust_remote_code,
+        )
+
+    @property
+    def encoder(self) -> Encoder:
+        """The core encoder doing the work."""
+        return self._encoder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages, without instruction."""
+        return [[float(x) for x in row] for row in self._encoder.encode_documents(list(texts))]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query, with the instruction in front."""
+        return [float(x) for x in self._encoder.encode_queries([text])[0]]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Async :meth:`embed_documents` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Async :meth:`embed_query` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.embed_query, text)
