@@ -192,10 +192,10 @@ def ms_marco_cross_encoder_dir(cache: Path = CACHE) -> Path:
         intermediate_size=1536,
         max_position_embeddings=512,
         type_vocab_size=2,
-        num_labels=1,
         hidden_act="gelu",
         layer_norm_eps=1e-12,
     )
+    config.num_labels = 1
     model = BertForSequenceClassification(config).eval()
     state = {k: torch.from_numpy(v) for k, v in ms_marco_state_dict(source / "model.onnx").items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -239,7 +239,6 @@ def qwen3_0_6b_config() -> Any:
         max_position_embeddings=40960,
         tie_word_embeddings=True,
         rms_norm_eps=1e-6,
-        rope_theta=1000000.0,
         pad_token_id=151643,
         eos_token_id=151645,
     )

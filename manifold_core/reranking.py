@@ -426,9 +426,10 @@ class Qwen3Reranker(BaseReranker):
                 tokenizer = AutoTokenizer.from_pretrained(
                     name, padding_side="left", trust_remote_code=trust_remote_code
                 )
-            model = AutoModelForCausalLM.from_pretrained(
+            loaded: Any = AutoModelForCausalLM.from_pretrained(
                 name, trust_remote_code=trust_remote_code, **_dtype_kwarg(torch_dtype)
-            ).to(resolved)
+            )
+            model = loaded.to(resolved)
             self.model_name = name
         else:
             if tokenizer is None:
