@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ _WRITING = "writing"
 _ID_CHUNK = 5000
 # Rows per page when reading the whole collection back.
 _PAGE = 5000
+# Attempts of a dense query that races a concurrent delete (see _query_with_retry).
+_QUERY_RETRIES = 5
 
 Metadata = Mapping[str, Any]
 
@@ -576,12 +579,8 @@ class HybridStore:
             raise ValueError(
                 f"query embedding has dimension {query.shape[1]}, the collection holds {dim}"
             )
-        res = self.collection.query(
-            query_embeddings=query,
-            n_results=n,
-            where=filter.to_where() if filter is not None else None,
-            include=["documents", "metadatas", "distances"],
-        )
+        where = filter.to_where() if filter is not None else None
+        res = self._query_with_retry(query, n, where)
         ids = res["ids"][0]
         docs = (res.get("documents") or [[None] * len(ids)])[0]
         metas = (res.get("metadatas") or [[None] * len(ids)])[0]
@@ -593,12 +592,40 @@ class HybridStore:
             out.append((StoredRecord(doc_id, docs[i] or "", dict(metas[i] or {})), sim))
         return out
 
+    def _query_with_retry(
+        self, query: np.ndarray, n: int, where: dict[str, Any] | None
+    ) -> Mapping[str, Any]:
+        """``collection.query``, retried when a concurrent delete races it.
+
+        Chroma (1.x, embedded) can fail a query with ``InternalError: Error finding id``
+        when an id it found in the vector index is deleted before its record is read.
+        The next attempt sees a consistent state, so the query is retried a few times.
+        """
+        from chromadb.errors import InternalError
+
+        for attempt in range(_QUERY_RETRIES):
+            try:
+                return self.collection.query(
+                    query_embeddings=query,
+                    n_results=n,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+            except InternalError:
+                if attempt == _QUERY_RETRIES - 1:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def lexical_search(
         self, query: str, n: int, filter: MetadataFilter | None = None
     ) -> list[tuple[str, float]]:
-        """BM25 top ``n`` ``(id, score)`` among the items that satisfy ``filter``."""
-        with self._lex_lock:
-            return list(self._lexical.search(query, n, where=filter))
+        """BM25 top ``n`` ``(id, score)`` among the items that satisfy ``filter``.
+
+        Takes no lock: the index serves searches from an immutable snapshot, so queries
+        never wait for a write or a save.
+        """
+        return list(self._lexical.search(query, n, where=filter))
 
     # ----------------------------------------------------------- maintenance
 
@@ -609,15 +636,35 @@ class HybridStore:
             if self.lexical_dir is not None:
                 self._lexical.save(self.lexical_dir)
 
-    def is_stale(self) -> bool:
-        """True when the collection changed behind this store's back (another process)."""
-        with self._lex_lock:
-            return not self._matches(self._lexical)
+    def is_stale(self, deep: bool = False) -> bool:
+        """True when the collection changed behind this store's back (another process).
 
-    def refresh(self, force: bool = False) -> bool:
+        The quick check compares the item count and the marker the store keeps in the
+        collection's metadata; it cannot see a raw ``collection.upsert`` by another program
+        that keeps the count. ``deep=True`` also pages through the whole collection and
+        compares the content fingerprint of every (id, text, metadata) (about 2 s at 100k).
+        """
+        with self._lex_lock:
+            index = self._lexical
+            if not self._matches(index):
+                return True
+        if not deep:
+            return False
+        from manifold_core.lexical import content_fingerprint
+
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any] | None] = []
+        for page_ids, page_texts, page_metas in self._pages():
+            ids += page_ids
+            texts += page_texts
+            metas += page_metas
+        return content_fingerprint(ids, texts, metas) != index.fingerprint
+
+    def refresh(self, force: bool = False, deep: bool = False) -> bool:
         """Rebuild the lexical index from Chroma if stale (or ``force``); True if rebuilt."""
         with self._write_lock:
-            if not force and not self.is_stale():
+            if not force and not self.is_stale(deep=deep):
                 return False
             index = self._rebuild()
             with self._lex_lock:

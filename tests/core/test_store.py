@@ -224,6 +224,18 @@ def test_external_write_makes_the_index_stale_and_it_is_rebuilt(
     assert store.refresh() and not store.is_stale()
 
 
+def test_deep_check_sees_an_external_upsert_that_keeps_the_count(
+    ephemeral_client: Any, unique_name: str
+) -> None:
+    store = _filled(ephemeral_client, unique_name)
+    store.collection.upsert(ids=["a"], documents=["quokka"], embeddings=np.ones((1, 64)))
+    assert not store.is_stale()  # the quick check cannot see it
+    assert store.is_stale(deep=True)
+    assert store.refresh(deep=True)
+    assert [i for i, _ in store.lexical_search("quokka", 3)] == ["a"]
+    assert not store.is_stale(deep=True)
+
+
 def test_crash_between_chroma_write_and_index_save_is_repaired(
     tmp_path: Path, unique_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
