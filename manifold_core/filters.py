@@ -13,6 +13,10 @@ real Chroma collection (``tests/core/test_filters.py``):
   lack the key, hold another type, or hold a list.
 * ``$gt``/``$gte``/``$lt``/``$lte`` need an int or float operand (not a bool) and match only
   records whose value is an int or float (not a bool, not a list).
+* A float operand compared with an *int* value is first truncated toward zero (and
+  saturated to 64 bits), because Chroma's Rust core casts it: ``{"a": 1.5}`` matches
+  ``a = 1`` and ``{"a": {"$gte": 1.5}}`` matches ``a = 1``. An int operand compared with a
+  float value is converted to float. A quirk of Chroma, mirrored so that both sides agree.
 * ``$contains`` tests membership in a *list-valued* field with strict types (``1`` is in
   ``[1, 2]`` but not in ``[1.0]``; ``True`` is not in ``[1]``); on a scalar field it never
   matches (it is not a substring test). ``$not_contains`` is its complement.
@@ -381,6 +385,8 @@ class MetadataFilter:
 
 
 def _num_cmp(op: str, x: int | float, v: int | float) -> bool:
+    if op == "$eq":
+        return x == v
     if op == "$gt":
         return x > v
     if op == "$gte":
@@ -390,10 +396,21 @@ def _num_cmp(op: str, x: int | float, v: int | float) -> bool:
     return x <= v
 
 
+def _num_match(kind: int, stored: Any, op: str, v: int | float) -> bool:
+    """Chroma's numeric comparison: ints exactly, an int value against a float operand after
+    truncating the operand (:func:`_trunc_sat`), a float value against ``float(operand)``."""
+    if kind == INT:
+        return _num_cmp(op, stored, _trunc_sat(v) if isinstance(v, float) else v)
+    if kind == FLOAT:
+        return _num_cmp(op, stored, float(v))
+    return False
+
+
 def _scalar_eq(kind: int, stored: Any, v: Scalar) -> bool:
     vk = _scalar_kind(v)
     if vk in (INT, FLOAT):
-        return kind in (INT, FLOAT) and stored == v
+        assert isinstance(v, (int, float))
+        return _num_match(kind, stored, "$eq", v)
     return kind == vk and stored == v
 
 
@@ -419,7 +436,7 @@ def _matches(node: Node, metadata: Mapping[str, Any]) -> bool:
         hit = kind == LIST and any(_scalar_kind(e) == vk and e == v for e in stored)
         return hit if op == "$contains" else not hit
     assert isinstance(v, (int, float)) and not isinstance(v, bool)
-    return kind in (INT, FLOAT) and _num_cmp(op, stored, v)
+    return _num_match(kind, stored, op, v)
 
 
 # --- columnar mirror -------------------------------------------------------------------
@@ -790,19 +807,19 @@ class MetadataTable:
 # --- vectorised evaluation -------------------------------------------------------------
 
 
+def _trunc_sat(v: float) -> int:
+    """A float operand as Chroma compares it with int values: truncated, saturated to int64.
+
+    Chroma's Rust core casts the operand (``v as i64``), so ``{"a": 1.5}`` matches ``a == 1``
+    and ``{"a": {"$gte": 1.5}}`` matches ``a == 1`` too. A quirk, mirrored so both agree.
+    """
+    return min(max(math.trunc(v), _INT64_MIN), _INT64_MAX)
+
+
 def _int_compare(ival: np.ndarray, op: str, v: int | float) -> np.ndarray:
-    """Exact comparison of int64 values with an int or float operand."""
+    """Compare int64 values with an operand the way Chroma does (see :func:`_trunc_sat`)."""
     if isinstance(v, float):
-        if op == "$eq":
-            if v.is_integer() and _INT64_MIN <= v <= _INT64_MAX:
-                return ival == int(v)
-            return np.zeros(len(ival), dtype=bool)
-        # x > v  <=>  x > floor(v);  x >= v  <=>  x >= ceil(v); similarly for < and <=.
-        v = math.floor(v) if op in ("$gt", "$lte") else math.ceil(v)
-    if v > _INT64_MAX or v < _INT64_MIN:
-        above = v > _INT64_MAX
-        value = op in ("$lt", "$lte") if above else op in ("$gt", "$gte")
-        return np.full(len(ival), value, dtype=bool)
+        v = _trunc_sat(v)
     if op == "$eq":
         return ival == v
     if op == "$gt":
@@ -827,19 +844,24 @@ def _float_compare(fval: np.ndarray, op: str, v: int | float) -> np.ndarray:
     return fval <= fv
 
 
+def _pick(values: np.ndarray, idx: np.ndarray | None, n: int) -> np.ndarray:
+    """The first ``n`` values (columns carry spare capacity), or those at ``idx``."""
+    return values[:n] if idx is None else values[idx]
+
+
 def _eq_mask(table: MetadataTable, col: _Column, idx: np.ndarray | None, v: Scalar) -> np.ndarray:
-    kind = col.kind if idx is None else col.kind[idx]
+    kind = _pick(col.kind, idx, len(table))
     vk = _scalar_kind(v)
     if vk == STR:
         code = table._codes.get(v)  # type: ignore[arg-type]
         if code is None:
             return np.zeros(len(kind), dtype=bool)
-        scode = col.scode if idx is None else col.scode[idx]
+        scode = _pick(col.scode, idx, len(table))
         return (kind == STR) & (scode == code)
-    ival = col.ival if idx is None else col.ival[idx]
+    ival = _pick(col.ival, idx, len(table))
     if vk == BOOL:
         return (kind == BOOL) & (ival == int(v))
-    fval = col.fval if idx is None else col.fval[idx]
+    fval = _pick(col.fval, idx, len(table))
     assert isinstance(v, (int, float))
     return ((kind == INT) & _int_compare(ival, "$eq", v)) | (
         (kind == FLOAT) & _float_compare(fval, "$eq", v)
@@ -896,9 +918,9 @@ def _mask(node: Node, table: MetadataTable, idx: np.ndarray | None) -> np.ndarra
         out = _contains_mask(table, col, idx, v)
     else:
         assert isinstance(v, (int, float)) and not isinstance(v, bool)
-        kind = col.kind if idx is None else col.kind[idx]
-        ival = col.ival if idx is None else col.ival[idx]
-        fval = col.fval if idx is None else col.fval[idx]
+        kind = _pick(col.kind, idx, len(table))
+        ival = _pick(col.ival, idx, len(table))
+        fval = _pick(col.fval, idx, len(table))
         out = ((kind == INT) & _int_compare(ival, op, v)) | (
             (kind == FLOAT) & _float_compare(fval, op, v)
         )
