@@ -45,7 +45,7 @@ class SemanticTextSplitter(TextSplitter):
         max_tokens: int | None = None,
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
-        batch_size: int = 256,
+        batch_size: int = 1024,
         add_start_index: bool = False,
         add_chunk_metadata: bool = False,
         chunker: SemanticChunker | None = None,

