@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from manifold_core.fusion import fuse, validate_fusion
-from manifold_core.store import HybridStore, StoredRecord, as_filter
+from manifold_core.store import HybridStore, as_filter
 
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
@@ -132,7 +132,7 @@ class HybridRetriever:
         dense_w, lexical_w = self.weights if weights is None else _check_weights(weights)
         flt = as_filter(filter)
 
-        dense: list[tuple[StoredRecord, float]] = []
+        dense: list[tuple[str, float]] = []
         if dense_w > 0:
             vector = np.asarray(self.store.encoder.encode_queries([query]), dtype=np.float32)
             dense = self.store.dense_search(vector[0], fetch, flt)
@@ -140,27 +140,18 @@ class HybridRetriever:
         if lexical_w > 0:
             lexical = self.store.lexical_search(query, fetch, flt)
 
-        fused = fuse(
-            [[(r.id, s) for r, s in dense], lexical],
-            method=method,
-            weights=[dense_w, lexical_w],
-            c=self.c,
-            k=k_,
-        )
-        known = {r.id: r for r, _ in dense}
-        missing = [item.id for item in fused if item.id not in known]
-        if missing:
-            known.update({r.id: r for r in self.store.get(ids=missing)})
+        fused = fuse([dense, lexical], method=method, weights=[dense_w, lexical_w], c=self.c, k=k_)
+        records = {r.id: r for r in self.store.get(ids=[item.id for item in fused])}
         hits = []
         for item in fused:
-            record = known.get(item.id)
-            if record is None:  # deleted between the two reads
+            record = records.get(item.id)
+            if record is None:  # deleted between the search and the read
                 continue
             hits.append(
                 Hit(
                     id=item.id,
                     text=record.text,
-                    metadata=dict(record.metadata),
+                    metadata=record.metadata,
                     score=item.score,
                     dense_score=item.scores[0],
                     dense_rank=item.ranks[0],

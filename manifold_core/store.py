@@ -565,11 +565,13 @@ class HybridStore:
 
     def dense_search(
         self, embedding: np.ndarray, n: int, filter: MetadataFilter | None = None
-    ) -> list[tuple[StoredRecord, float]]:
-        """Chroma's nearest neighbours of one query vector, with similarity ``1 - distance``.
+    ) -> list[tuple[str, float]]:
+        """Chroma's ``n`` nearest neighbours of one query vector: ``(id, similarity)``.
 
-        The similarity is the cosine for a cosine collection (and mapped to the cosine for
-        ``l2`` and ``ip`` collections of unit vectors).
+        The similarity is ``1 - cosine distance`` (for ``l2`` and ``ip`` collections of unit
+        vectors it is mapped to the same cosine). Only distances are fetched: texts and
+        metadata of the few final hits are read afterwards with :meth:`get`, which is
+        cheaper than materialising every candidate.
         """
         query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         dim = self.dimension
@@ -582,15 +584,12 @@ class HybridStore:
         where = filter.to_where() if filter is not None else None
         res = self._query_with_retry(query, n, where)
         ids = res["ids"][0]
-        docs = (res.get("documents") or [[None] * len(ids)])[0]
-        metas = (res.get("metadatas") or [[None] * len(ids)])[0]
         dists = (res.get("distances") or [[0.0] * len(ids)])[0]
-        out = []
-        for i, doc_id in enumerate(ids):
-            d = float(dists[i])
-            sim = 1.0 - d / 2.0 if self.space == "l2" else 1.0 - d
-            out.append((StoredRecord(doc_id, docs[i] or "", dict(metas[i] or {})), sim))
-        return out
+        half = self.space == "l2"
+        return [
+            (doc_id, 1.0 - float(d) / 2.0 if half else 1.0 - float(d))
+            for doc_id, d in zip(ids, dists, strict=True)
+        ]
 
     def _query_with_retry(
         self, query: np.ndarray, n: int, where: dict[str, Any] | None
@@ -609,7 +608,7 @@ class HybridStore:
                     query_embeddings=query,
                     n_results=n,
                     where=where,
-                    include=["documents", "metadatas", "distances"],
+                    include=["distances"],
                 )
             except InternalError:
                 if attempt == _QUERY_RETRIES - 1:
