@@ -170,6 +170,18 @@ def test_wrong_dimension_from_the_encoder_loses_nothing(
     assert _chroma_state(other) == {d[0]: d[1] for d in DOCS}
 
 
+def test_existing_l2_collection_still_reports_cosine(
+    ephemeral_client: Any, unique_name: str
+) -> None:
+    ephemeral_client.create_collection(unique_name, embedding_function=None)  # default l2
+    store = _filled(ephemeral_client, unique_name)
+    assert store.space == "l2"
+    q = HashEncoder().encode_queries(["cat mat"])[0]
+    (doc_id, sim), *_ = store.dense_search(q, 1)
+    d = HashEncoder().encode_documents([store.get(ids=[doc_id])[0].text])[0]
+    assert sim == pytest.approx(float(q @ d), abs=1e-5)
+
+
 def test_upsert_replaces_text_on_both_sides(ephemeral_client: Any, unique_name: str) -> None:
     store = _filled(ephemeral_client, unique_name)
     store.upsert(["a parrot on the perch"], [{"kind": "bird"}], ids=["a"])
