@@ -126,9 +126,11 @@ class SemanticTextSplitter(NodeParser):
         )
         for node, chunks in items:
             built = build_nodes_from_splits([c.text for c in chunks], node, id_func=self.id_func)
-            base = node.start_char_idx if isinstance(node, TextNode) and not isinstance(
-                node, Document
-            ) else None
+            base = (
+                node.start_char_idx
+                if isinstance(node, TextNode) and not isinstance(node, Document)
+                else None
+            )
             offset = base or 0
             for new, chunk in zip(built, chunks, strict=True):
                 new.start_char_idx = offset + chunk.start

@@ -159,9 +159,7 @@ class SemanticChunker:
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             raise ValueError(f"max_tokens must be an int >= 1 or None, got {max_tokens!r}")
         if max_tokens is not None and min_tokens > max_tokens:
-            raise ValueError(
-                f"min_tokens ({min_tokens}) must not exceed max_tokens ({max_tokens})"
-            )
+            raise ValueError(f"min_tokens ({min_tokens}) must not exceed max_tokens ({max_tokens})")
         self.encoder: Encoder = resolve_encoder(encoder)
         self.breakpoint_rule: str = breakpoint_rule
         self.threshold = float(t)
@@ -464,7 +462,9 @@ def _validate_threshold(rule: str, t: float) -> None:
     if rule in ("stddev", "interquartile") and t < 0:
         raise ValueError(f"threshold for breakpoint_rule={rule!r} must be >= 0; got {t!r}")
     if rule == "absolute" and not -1.0 <= t <= 1.0:
-        raise ValueError(f"threshold for breakpoint_rule='absolute' is a cosine in [-1, 1]; got {t!r}")
+        raise ValueError(
+            f"threshold for breakpoint_rule='absolute' is a cosine in [-1, 1]; got {t!r}"
+        )
     if rule == "number_of_chunks" and (t < 1 or float(t) != int(t)):
         raise ValueError(
             f"threshold for breakpoint_rule='number_of_chunks' is a whole number >= 1; got {t!r}"

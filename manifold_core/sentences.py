@@ -45,15 +45,68 @@ SentenceSplitter = Union[
 
 _CLOSERS = "”’」』\"')）]】》〉"
 _CJK_TERMINATORS = "。！？；"
-_TERMINATOR = re.compile(
-    rf"(?:[{_CJK_TERMINATORS}!?！？]+|…+|\.{{2,}}|\.)[{re.escape(_CLOSERS)}]*"
-)
+_TERMINATOR = re.compile(rf"(?:[{_CJK_TERMINATORS}!?！？]+|…+|\.{{2,}}|\.)[{re.escape(_CLOSERS)}]*")
 _CJK_CHAR = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 ABBREVIATIONS = frozenset(
-    """e.g i.e cf vs etc al approx ca fig figs eq eqs ref refs no nos vol vols pp ed eds
-    mr mrs ms dr prof sr jr st mt inc ltd co corp dept univ est jan feb mar apr jun jul aug
-    sep sept oct nov dec u.s u.k a.m p.m ph.d viz resp""".split()
+    [
+        "e.g",
+        "i.e",
+        "cf",
+        "vs",
+        "etc",
+        "al",
+        "approx",
+        "ca",
+        "fig",
+        "figs",
+        "eq",
+        "eqs",
+        "ref",
+        "refs",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "pp",
+        "ed",
+        "eds",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "univ",
+        "est",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "a.m",
+        "p.m",
+        "ph.d",
+        "viz",
+        "resp",
+    ]
 )
 _ALWAYS_END_ABBREVIATIONS = frozenset({"etc"})
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from helpers import (  # noqa: F401  (re-exported for tests)
     DATA,
     REPO_ROOT,
@@ -24,6 +23,7 @@ from helpers import (  # noqa: F401  (re-exported for tests)
     build_qwen3_tokenizer,
     tiny_qwen3_config,
 )
+
 
 @pytest.fixture(scope="session")
 def qwen3_tokenizer() -> Any:

@@ -19,12 +19,32 @@ QWEN3_SPLIT_PATTERN = (
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 QWEN3_SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>",
-    "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>",
-    "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
-    "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
-    "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>",
-    "<think>", "</think>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
 ]  # ids 151643 .. 151668
 
 
@@ -42,8 +62,11 @@ def build_qwen3_tokenizer(padding_side: str = "left") -> Any:
     backend.normalizer = normalizers.NFC()
     tok = PreTrainedTokenizerFast(tokenizer_object=backend)
     tok.add_special_tokens(
-        {"additional_special_tokens": [AddedToken(t, special=True, normalized=False)
-                                       for t in QWEN3_SPECIAL_TOKENS]}
+        {
+            "additional_special_tokens": [
+                AddedToken(t, special=True, normalized=False) for t in QWEN3_SPECIAL_TOKENS
+            ]
+        }
     )
     tok.pad_token = "<|endoftext|>"
     tok.eos_token = "<|im_end|>"
@@ -58,12 +81,17 @@ def tiny_qwen3_config(**overrides: Any) -> Any:
     from transformers import Qwen3Config
 
     kwargs: dict[str, Any] = dict(
-        vocab_size=151669, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-        max_position_embeddings=4096, tie_word_embeddings=True,
-        pad_token_id=151643, eos_token_id=151645,
+        vocab_size=151669,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        pad_token_id=151643,
+        eos_token_id=151645,
     )
     kwargs.update(overrides)
     return Qwen3Config(**kwargs)
-
-

@@ -10,16 +10,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     return out.stdout.strip()
 
 
 def test_core_never_imports_a_framework() -> None:
     modules = sorted(p.stem for p in (ROOT / "manifold_core").glob("*.py") if p.stem != "__main__")
+    names = ["manifold_core" if m == "__init__" else f"manifold_core.{m}" for m in modules]
     code = (
         "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module('manifold_core.' + m if m != '__init__' else 'manifold_core')\n"
-        "print(','.join(sorted({n.split('.')[0] for n in sys.modules if n.startswith(('langchain', 'llama_index'))})))"
+        f"for m in {names!r}: importlib.import_module(m)\n"
+        "fw = ('langchain', 'llama_index')\n"
+        "found = {n.split('.')[0] for n in sys.modules if n.startswith(fw)}\n"
+        "print(','.join(sorted(found)))"
     )
     assert _run(code) == ""
 
@@ -27,7 +32,8 @@ def test_core_never_imports_a_framework() -> None:
 def test_importing_the_adapters_does_not_load_torch_or_chroma() -> None:
     code = (
         "import sys, langchain_manifold, llamaindex_manifold, manifold_core\n"
-        "print(','.join(sorted(m for m in ('torch', 'sentence_transformers', 'chromadb', 'transformers') if m in sys.modules)))"
+        "heavy = ('torch', 'sentence_transformers', 'chromadb', 'transformers')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))"
     )
     assert _run(code) == ""
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from topics import EN_TOPICS, ZH_TOPICS, joined
 
 from manifold_core.chunking import SemanticChunker, _breakpoints
 from manifold_core.encoders import CallableEncoder, RegexTokenizer, normalize_rows
-from topics import EN_TOPICS, ZH_TOPICS, joined
 
 
 class HashEncoder:
@@ -139,7 +139,9 @@ def test_offsets_reproduce_the_text_and_max_tokens_is_never_exceeded(
 def test_max_tokens_holds_with_a_real_subword_tokenizer(
     text: str, max_tokens: int, minilm_encoder: Any
 ) -> None:
-    chunker = SemanticChunker(HashEncoder(), max_tokens=max_tokens, tokenizer=minilm_encoder.tokenizer)
+    chunker = SemanticChunker(
+        HashEncoder(), max_tokens=max_tokens, tokenizer=minilm_encoder.tokenizer
+    )
     check_chunks(text, chunker.split_text(text), chunker)
 
 
@@ -163,8 +165,10 @@ def test_chunk_above_limit_is_cut_at_its_weakest_internal_gap() -> None:
     # Sentences 0-1 and 2-3 are near-duplicates, so the weakest gap is between 1 and 2.
     text = "red apple pie. red apple pies. blue ocean wave. blue ocean waves."
     vecs = {
-        "red apple pie.": [1, 0.1, 0], "red apple pies.": [1, 0.12, 0],
-        "blue ocean wave.": [0, 1, 0.3], "blue ocean waves.": [0, 1, 0.31],
+        "red apple pie.": [1, 0.1, 0],
+        "red apple pies.": [1, 0.12, 0],
+        "blue ocean wave.": [0, 1, 0.3],
+        "blue ocean waves.": [0, 1, 0.31],
     }
     enc = CallableEncoder(lambda ts: np.array([vecs[t] for t in ts], dtype=np.float32))
     chunker = SemanticChunker(
@@ -179,22 +183,34 @@ def test_chunk_above_limit_is_cut_at_its_weakest_internal_gap() -> None:
 def test_small_chunks_merge_into_the_more_similar_neighbour() -> None:
     text = "Cats purr. Kittens purr too. Ok. Stocks fell. Markets slid."
     vecs = {
-        "Cats purr.": [1, 0], "Kittens purr too.": [0.95, 0.05], "Ok.": [0.2, 0.98],
-        "Stocks fell.": [0, 1], "Markets slid.": [0.05, 0.95],
+        "Cats purr.": [1, 0],
+        "Kittens purr too.": [0.95, 0.05],
+        "Ok.": [0.2, 0.98],
+        "Stocks fell.": [0, 1],
+        "Markets slid.": [0.05, 0.95],
     }
     enc = CallableEncoder(lambda ts: np.array([vecs[t] for t in ts], dtype=np.float32))
-    cut_all = SemanticChunker(enc, breakpoint_rule="absolute", threshold=1.0, tokenizer=RegexTokenizer())
+    cut_all = SemanticChunker(
+        enc, breakpoint_rule="absolute", threshold=1.0, tokenizer=RegexTokenizer()
+    )
     assert len(cut_all.split_text(text)) == 5
     merged = SemanticChunker(
         enc, breakpoint_rule="absolute", threshold=0.9, min_tokens=3, tokenizer=RegexTokenizer()
     ).split_text(text)
-    assert [c.text for c in merged] == ["Cats purr. Kittens purr too.", "Ok. Stocks fell. Markets slid."]
+    assert [c.text for c in merged] == [
+        "Cats purr. Kittens purr too.",
+        "Ok. Stocks fell. Markets slid.",
+    ]
 
 
 def test_min_tokens_never_breaks_max_tokens() -> None:
     text = "a b c. d e f. g h i. j k l."
     chunker = SemanticChunker(
-        HashEncoder(), breakpoint_rule="absolute", threshold=1.0, min_tokens=5, max_tokens=5,
+        HashEncoder(),
+        breakpoint_rule="absolute",
+        threshold=1.0,
+        min_tokens=5,
+        max_tokens=5,
         tokenizer=RegexTokenizer(),
     )
     chunks = chunker.split_text(text)
@@ -277,7 +293,11 @@ def test_ten_megabyte_document_splits_in_memory_bounded_by_the_batch() -> None:
     dim = 384
     enc = HashEncoder(dim=dim)
     chunker = SemanticChunker(
-        enc, max_tokens=200, batch_size=512, tokenizer=RegexTokenizer(), breakpoint_rule="absolute",
+        enc,
+        max_tokens=200,
+        batch_size=512,
+        tokenizer=RegexTokenizer(),
+        breakpoint_rule="absolute",
         threshold=0.0,
     )
     tracemalloc.start()
@@ -315,7 +335,9 @@ def test_chinese_three_topics_are_cut_at_the_topic_changes(use_encoder: Any) -> 
     chunks = chunker.split_text(text)
     check_chunks(text, chunks, chunker)
     assert [c.start for c in chunks[1:]] == starts
-    assert all(c.boundary_similarity is not None and c.boundary_similarity < 0.2 for c in chunks[1:])
+    assert all(
+        c.boundary_similarity is not None and c.boundary_similarity < 0.2 for c in chunks[1:]
+    )
 
 
 def test_seed_renewable_energy_sample_is_cut_before_the_policy_paragraph(use_encoder: Any) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from helpers import tiny_qwen3_config
+
 from manifold_core.encoders import (
     DEFAULT_QWEN3_TASK,
     CallableEncoder,
@@ -63,7 +63,9 @@ def test_qwen3_task_is_settable(tiny_qwen3_st: Any) -> None:
 def test_qwen3_real_tokenizer_counts_tokens(tiny_qwen3_st: Any, qwen3_tokenizer: Any) -> None:
     encoder = SentenceTransformerEncoder(tiny_qwen3_st)
     text = "语义分块 semantic chunking"
-    assert encoder.tokenizer.count([text]) == [len(qwen3_tokenizer(text, add_special_tokens=False)["input_ids"])]
+    assert encoder.tokenizer.count([text]) == [
+        len(qwen3_tokenizer(text, add_special_tokens=False)["input_ids"])
+    ]
     spans = encoder.tokenizer.spans(text)
     assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
 
@@ -83,7 +85,9 @@ def test_outputs_are_normalised_float32_batches(minilm_encoder: Any) -> None:
 
 def test_reduced_dimension_slices_then_renormalises(minilm_model: Any) -> None:
     full = SentenceTransformerEncoder(minilm_model).encode_documents(["a cat on a mat"])
-    small = SentenceTransformerEncoder(minilm_model, dimension=128).encode_documents(["a cat on a mat"])
+    small = SentenceTransformerEncoder(minilm_model, dimension=128).encode_documents(
+        ["a cat on a mat"]
+    )
     assert small.shape == (1, 128)
     np.testing.assert_allclose(small, full[:, :128] / np.linalg.norm(full[:, :128]), atol=1e-5)
 
@@ -141,7 +145,9 @@ def test_llamaindex_embedding_becomes_an_encoder(minilm_model: Any) -> None:
     np.testing.assert_allclose(
         encoder.encode_queries(["hi"]), minilm_model.encode(["query: hi"]), atol=1e-5
     )
-    np.testing.assert_allclose(encoder.encode_documents(["hi"]), minilm_model.encode(["hi"]), atol=1e-5)
+    np.testing.assert_allclose(
+        encoder.encode_documents(["hi"]), minilm_model.encode(["hi"]), atol=1e-5
+    )
 
 
 def test_callable_encoder_normalises() -> None:

@@ -17,7 +17,14 @@ def texts(text: str, **kwargs: object) -> list[str]:
 
 def test_chinese_terminators_and_closing_quotes_stay_with_their_sentence() -> None:
     text = "他说：“今天下雨。”我们走吧！真的吗？好；再见……然后呢"
-    assert texts(text) == ["他说：“今天下雨。”", "我们走吧！", "真的吗？", "好；", "再见……", "然后呢"]
+    assert texts(text) == [
+        "他说：“今天下雨。”",
+        "我们走吧！",
+        "真的吗？",
+        "好；",
+        "再见……",
+        "然后呢",
+    ]
 
 
 def test_english_keeps_decimals_abbreviations_and_initials() -> None:

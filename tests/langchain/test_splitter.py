@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from langchain_core.documents import Document
 from langchain_text_splitters import TextSplitter
+from topics import EN_TOPICS, ZH_TOPICS, joined
 
 from langchain_manifold import SemanticTextSplitter
 from manifold_core.chunking import SemanticChunker
-from topics import EN_TOPICS, ZH_TOPICS, joined
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,11 @@ def test_create_documents_keeps_metadata_and_true_offsets(minilm_encoder: Any) -
     para = EN_TOPICS[0] + "\n\n" + EN_TOPICS[2] + "\n\n"
     text = para + para
     splitter = SemanticTextSplitter(
-        minilm_encoder, add_start_index=True, add_chunk_metadata=True, breakpoint_rule="number_of_chunks", threshold=4
+        minilm_encoder,
+        add_start_index=True,
+        add_chunk_metadata=True,
+        breakpoint_rule="number_of_chunks",
+        threshold=4,
     )
     docs = splitter.create_documents([text], metadatas=[{"source": "a.txt"}])
     assert len(docs) == 4
@@ -46,7 +50,10 @@ def test_create_documents_keeps_metadata_and_true_offsets(minilm_encoder: Any) -
 
 def test_split_and_transform_documents(minilm_encoder: Any, en_text: str) -> None:
     splitter = SemanticTextSplitter(minilm_encoder, add_start_index=True)
-    inputs = [Document(page_content=en_text, metadata={"id": 1}), Document(page_content="Short one.", metadata={"id": 2})]
+    inputs = [
+        Document(page_content=en_text, metadata={"id": 1}),
+        Document(page_content="Short one.", metadata={"id": 2}),
+    ]
     out = splitter.split_documents(inputs)
     assert [d.metadata["id"] for d in out] == [1, 1, 1, 2]
     assert splitter.transform_documents(inputs) == out
@@ -72,7 +79,9 @@ def test_accepts_langchain_embeddings(minilm_model: Any, en_text: str, minilm_en
             return minilm_model.encode([text])[0].tolist()
 
     splitter = SemanticTextSplitter(MiniLM(), max_tokens=256)
-    assert splitter.split_text(en_text) == SemanticTextSplitter(minilm_encoder, max_tokens=256).split_text(en_text)
+    assert splitter.split_text(en_text) == SemanticTextSplitter(
+        minilm_encoder, max_tokens=256
+    ).split_text(en_text)
 
 
 def test_accepts_a_model_folder(minilm_path: str, en_text: str) -> None:

@@ -9,10 +9,10 @@ from llama_index.core import Document
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import NodeParser, SentenceSplitter
 from llama_index.core.schema import NodeRelationship, TextNode
+from topics import EN_TOPICS, ZH_TOPICS, joined
 
 from llamaindex_manifold import SemanticTextSplitter
 from manifold_core.chunking import SemanticChunker
-from topics import EN_TOPICS, ZH_TOPICS, joined
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,9 @@ def test_offsets_stay_true_when_text_repeats(minilm_encoder: Any) -> None:
 
 
 def test_works_inside_an_ingestion_pipeline(minilm_encoder: Any, en_text: str) -> None:
-    pipeline = IngestionPipeline(transformations=[SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)])
+    pipeline = IngestionPipeline(
+        transformations=[SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)]
+    )
     nodes = pipeline.run(documents=[Document(text=en_text), Document(text="One line only.")])
     assert len(nodes) == 4
 
@@ -66,7 +68,9 @@ async def test_async_path(minilm_encoder: Any, en_text: str) -> None:
     assert len(await pipeline.arun(documents=[Document(text=en_text)])) == 3
 
 
-def test_offsets_of_a_split_node_are_relative_to_its_document(minilm_encoder: Any, en_text: str) -> None:
+def test_offsets_of_a_split_node_are_relative_to_its_document(
+    minilm_encoder: Any, en_text: str
+) -> None:
     doc = Document(text="Header line.\n\n" + en_text)
     first = SentenceSplitter(chunk_size=1024, chunk_overlap=0).get_nodes_from_documents([doc])
     nodes = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)(first)
@@ -103,5 +107,12 @@ def test_chinese_and_chunk_metadata(use_encoder: Any) -> None:
 
 def test_bad_parameters(minilm_encoder: Any) -> None:
     with pytest.raises(ValueError, match="min_tokens"):
-        SemanticTextSplitter.from_defaults(embed_model=minilm_encoder, min_tokens=100, max_tokens=10)
-    assert SemanticTextSplitter.from_defaults(embed_model=minilm_encoder).get_nodes_from_documents([Document(text="  ")]) == []
+        SemanticTextSplitter.from_defaults(
+            embed_model=minilm_encoder, min_tokens=100, max_tokens=10
+        )
+    assert (
+        SemanticTextSplitter.from_defaults(embed_model=minilm_encoder).get_nodes_from_documents(
+            [Document(text="  ")]
+        )
+        == []
+    )
