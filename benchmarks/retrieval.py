@@ -9,7 +9,8 @@ random unit embeddings, ``{"year", "brand"}`` metadata) and the same query vecto
   beside ``collection.query`` with the same filter and ``k`` (Chroma alone, dense only);
 - LangChain's ``EnsembleRetriever([BM25Retriever, Chroma retriever])`` on the same texts
   and vectors, without a filter (its BM25Retriever has none);
-- optionally (``--lexical``) the lexical-index figures of ``benchmarks/lexical_bench.py``;
+- optionally (``--lexical``) the lexical-index table of ``benchmarks/lexical_bench.py``
+  (its ``main``; BM25 against rank-bm25 at 100k and 1M documents);
 - optionally (``--scifact``) SciFact test nDCG@10 of BM25, dense and hybrid.
 
 Usage::
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -233,6 +235,16 @@ def run_hybrid(args: argparse.Namespace) -> list[str]:
             f"(Chroma's write is most of it) and rebuilds its index from Chroma in "
             f"{rebuild_s:.1f} s.",
         ]
+        # Chroma's SQL-variable limit: wide filters and large deletes must still work
+        t = time.perf_counter()
+        wide = store.get(where={"year": {"$gte": 2020}}, limit=5)
+        deleted = store.delete(where={"year": 2015})
+        in_sync = len(store.lexical) == store.count()
+        lines.append(
+            f"Limits: get(where matching ~{args.n // 2:,}, limit=5) -> {len(wide)} rows; "
+            f"delete(where matching {deleted:,}) in {time.perf_counter() - t:.1f} s; "
+            f"lexical index in sync afterwards: {in_sync}."
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return lines
@@ -282,7 +294,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--fetch-k", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lexical", action="store_true", help="also run lexical_bench")
+    parser.add_argument("--lexical", action="store_true", help="also run lexical_bench.py")
+    parser.add_argument(
+        "--lexical-args", default="", help="arguments for lexical_bench.py, e.g. '--docs 20000'"
+    )
     parser.add_argument("--scifact", action="store_true", help="also report SciFact nDCG@10")
     parser.add_argument("--no-hybrid", action="store_true", help="skip the latency part")
     args = parser.parse_args(argv)
@@ -293,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.lexical:
         import lexical_bench
 
-        lexical_bench.main([])
+        lexical_bench.main(shlex.split(args.lexical_args))
     if args.scifact:
         out += ["", *run_scifact(args)]
     print()
