@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -393,8 +394,7 @@ class HybridStore:
         vectors: np.ndarray,
     ) -> None:
         batch = max(1, int(self.client.get_max_batch_size()))
-        self._set_marker(_WRITING)
-        try:
+        with self._writing():
             for start in range(0, len(ids), batch):
                 sl = slice(start, start + batch)
                 kwargs: dict[str, Any] = {
@@ -412,8 +412,27 @@ class HybridStore:
                     self._lexical.add(ids[sl], texts[sl], metas[sl])
                 if self._dimension is None and len(vectors):
                     self._dimension = int(vectors.shape[1])
-        finally:
-            self._after_write()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Mark the collection as being written; on success record the new fingerprint.
+
+        If the write fails part-way (Chroma down, a batch rejected), the lexical index is
+        rebuilt from Chroma, which holds whatever did get written. If even that fails, or
+        the process dies, the marker stays ``"writing"`` and the next open rebuilds.
+        """
+        self._set_marker(_WRITING)
+        try:
+            yield
+        except Exception:
+            try:
+                index = self._rebuild()
+                with self._lex_lock:
+                    self._lexical = index
+            except Exception:
+                logger.exception("could not resync the lexical index after a failed write")
+            raise
+        self._after_write()
 
     def _after_write(self) -> None:
         with self._lex_lock:
@@ -480,22 +499,18 @@ class HybridStore:
             raise TypeError("ids must be a list of str, not a single str")
         flt = as_filter(where) if where is not None else None
         chroma_where = flt.to_where() if flt is not None else None
-        with self._write_lock:
-            self._set_marker(_WRITING)
+        with self._write_lock, self._writing():
             deleted = 0
-            try:
-                if ids is not None:
-                    for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
-                        found = self.collection.get(ids=list(chunk), where=chroma_where, include=[])
-                        deleted += self._delete_ids(list(found["ids"]))
-                else:
-                    while True:
-                        found = self.collection.get(where=chroma_where, limit=_ID_CHUNK, include=[])
-                        if not found["ids"]:
-                            break
-                        deleted += self._delete_ids(list(found["ids"]))
-            finally:
-                self._after_write()
+            if ids is not None:
+                for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
+                    found = self.collection.get(ids=list(chunk), where=chroma_where, include=[])
+                    deleted += self._delete_ids(list(found["ids"]))
+            else:
+                while True:
+                    found = self.collection.get(where=chroma_where, limit=_ID_CHUNK, include=[])
+                    if not found["ids"]:
+                        break
+                    deleted += self._delete_ids(list(found["ids"]))
             return deleted
 
     def _delete_ids(self, ids: list[str]) -> int:

@@ -266,6 +266,28 @@ def test_crash_between_chroma_write_and_index_save_is_repaired(
     assert again.lexical_search("alpha", 3) == []
 
 
+def test_chroma_failing_mid_write_leaves_both_sides_on_what_was_written(
+    ephemeral_client: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _filled(ephemeral_client, unique_name)
+    monkeypatch.setattr(store.client, "get_max_batch_size", lambda: 2)
+    real_upsert = store.collection.upsert
+    calls = {"n": 0}
+
+    def flaky(**kw: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("server went away")
+        return real_upsert(**kw)
+
+    monkeypatch.setattr(store.collection, "upsert", flaky)
+    with pytest.raises(ConnectionError):
+        store.upsert(["n1 text", "n2 text", "n3 text", "n4 text"], ids=["n1", "n2", "n3", "n4"])
+    assert sorted(_chroma_state(store)) == ["a", "b", "c", "d", "n1", "n2"]
+    _assert_in_sync(store)
+    assert not store.is_stale(deep=True)
+
+
 def test_corrupt_index_files_are_rebuilt_from_chroma(
     tmp_path: Path, unique_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
