@@ -23,7 +23,6 @@ immutable snapshot, so searches never wait for a writer and never see half an up
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -35,7 +34,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, count, pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -46,9 +45,11 @@ from manifold_core.filters import MetadataFilter, MetadataTable, _normalise_valu
 __all__ = [
     "LexicalIndex",
     "LexicalTokenizer",
+    "combine_fingerprints",
     "content_fingerprint",
     "default_tokenize",
     "record_digest",
+    "record_digests",
 ]
 
 # Han ideographs (CJK Unified Ideographs, extensions A-F, compatibility ideographs).
@@ -151,21 +152,109 @@ def _canonical_metadata(metadata: Mapping[str, Any] | None) -> str:
         return ""
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
-        _, v = _normalise_value(value)
+        try:
+            _, v = _normalise_value(value)
+        except ValueError as exc:
+            raise ValueError(f"metadata key {key!r}: {exc}") from None
         if v is not None:
             clean[str(key)] = v
-    return json.dumps(clean, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # repr of normalised str/int/float/bool/list values is deterministic and distinguishes
+    # types (1, 1.0, True, "1"); 2.5x faster than json.dumps.
+    return repr(sorted(clean.items()))
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A fixed 64-bit mixing function (wrapping uint64 arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + _GOLDEN
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _segment_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Wrapping uint64 sums of consecutive runs of ``values`` (empty runs sum to 0)."""
+    ends = np.cumsum(lengths)
+    csum = np.zeros(len(values) + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(values, dtype=np.uint64, out=csum[1:])
+        return csum[ends] - csum[ends - lengths]
+
+
+def _hash_strings(strings: Sequence[str], chunk_bytes: int = 1 << 24) -> np.ndarray:
+    """Stable 64-bit hashes of many strings at once (not cryptographic; for fingerprints).
+
+    Each UTF-8 byte is weighted by a pseudo-random constant of its position and the
+    weighted bytes are summed per string, all vectorised: ~20x faster than a Python-level
+    ``blake2b`` per string, which dominated building an index from tokens.
+    """
+    out = np.empty(len(strings), dtype=np.uint64)
+    if not len(strings):
+        return out
+    char_ends = np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)))
+    cuts = np.searchsorted(char_ends, np.arange(chunk_bytes, int(char_ends[-1]), chunk_bytes))
+    bounds = [0, *np.unique(cuts[cuts > 0]).tolist(), len(strings)]
+    for start, stop in pairwise(bounds):
+        if start == stop:
+            continue
+        part = strings[start:stop]
+        joined = "".join(part)
+        data = joined.encode("utf-8")
+        if len(data) == len(joined):  # ASCII: byte lengths are character lengths
+            lengths = np.diff(char_ends[start:stop], prepend=char_ends[start - 1] if start else 0)
+        else:
+            lengths = np.fromiter(
+                (len(t.encode("utf-8")) for t in part), dtype=np.int64, count=len(part)
+            )
+        raw = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) + np.uint64(1)
+        position = np.arange(len(raw), dtype=np.int64) - np.repeat(
+            np.cumsum(lengths) - lengths, lengths
+        )
+        mix = _splitmix64(np.arange(int(lengths.max(initial=0)) + 1, dtype=np.uint64))
+        with np.errstate(over="ignore"):
+            sums = _segment_sums(raw * mix[position], lengths)
+        out[start:stop] = _splitmix64(sums ^ (lengths.astype(np.uint64) * _GOLDEN))
+    return out
+
+
+def _metadata_hashes(metadatas: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+    present = [i for i, m in enumerate(metadatas) if m]
+    out = np.zeros(len(metadatas), dtype=np.uint64)
+    if present:
+        canon = [_canonical_metadata(metadatas[i]) for i in present]
+        out[present] = _hash_strings(canon)
+    return out
+
+
+def _combine_digests(
+    ids: Sequence[str], content: np.ndarray, metadatas: Sequence[Mapping[str, Any] | None]
+) -> np.ndarray:
+    """Per-record digests from id, content hash and metadata (Chroma's normal form)."""
+    id_hash = _hash_strings(ids)
+    with np.errstate(over="ignore"):
+        return _splitmix64(
+            id_hash ^ _splitmix64(content + _splitmix64(_metadata_hashes(metadatas)))
+        )
+
+
+def record_digests(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+) -> np.ndarray:
+    """64-bit digests (uint64) of records (id, text, metadata as Chroma stores it)."""
+    if not (len(ids) == len(texts) and (metadatas is None or len(metadatas) == len(ids))):
+        raise ValueError("ids, texts and metadatas must have the same length")
+    metas = metadatas if metadatas is not None else [None] * len(ids)
+    return _combine_digests(ids, _hash_strings(texts), metas)
 
 
 def record_digest(id: str, text: str, metadata: Mapping[str, Any] | None = None) -> int:
-    """A 64-bit digest of one record (id, text, metadata as Chroma stores it)."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(id.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(text.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(_canonical_metadata(metadata).encode("utf-8"))
-    return int.from_bytes(h.digest(), "little")
+    """The 64-bit digest of one record; see :func:`record_digests`."""
+    return int(record_digests([id], [text], [metadata])[0])
 
 
 def _fingerprint(count: int, digest_sum: int) -> str:
@@ -173,23 +262,29 @@ def _fingerprint(count: int, digest_sum: int) -> str:
 
 
 def content_fingerprint(
-    ids: Iterable[str],
-    texts: Iterable[str],
-    metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> str:
     """The :attr:`LexicalIndex.fingerprint` a set of records would have, in any order.
 
     Order-independent (a sum of per-record digests modulo 2**64), so a store can compute it
-    page by page from ``collection.get()`` and compare it with the saved index.
+    page by page (sum the pages with :func:`combine_fingerprints`) from ``collection.get()``
+    and compare it with the saved index.
     """
-    count = 0
-    total = 0
-    metas: Iterable[Mapping[str, Any] | None] = (
-        metadatas if metadatas is not None else iter(lambda: None, 0)
-    )
-    for i, t, m in zip(ids, texts, metas, strict=False):  # metas may be endless
-        total = (total + record_digest(i, t, m)) & 0xFFFFFFFFFFFFFFFF
-        count += 1
+    digests = record_digests(list(ids), list(texts), None if metadatas is None else list(metadatas))
+    return _fingerprint(len(digests), int(np.sum(digests, dtype=np.uint64)))
+
+
+def combine_fingerprints(fingerprints: Iterable[str]) -> str:
+    """The fingerprint of the union of disjoint record sets (e.g. pages of a collection)."""
+    count, total = 0, 0
+    for fp in fingerprints:
+        version, n, value = fp.split(":")
+        if version != "v1":
+            raise ValueError(f"unknown fingerprint version in {fp!r}")
+        count += int(n)
+        total = (total + int(value, 16)) & 0xFFFFFFFFFFFFFFFF
     return _fingerprint(count, total)
 
 
@@ -250,20 +345,64 @@ def _empty_snapshot() -> _Snapshot:
     )
 
 
+def _local_term_ids(tokens: Sequence[Sequence[str]], total: int) -> tuple[np.ndarray, list[str]]:
+    """Number the distinct tokens of a batch in first-seen order, in one C-level pass.
+
+    ``dict.setdefault(token, position)`` stores each token's first position and returns
+    it for every later occurrence; those first positions, ranked, are the local ids. About
+    twice as fast as ``dict.fromkeys`` followed by a lookup pass; no sorting.
+    """
+    first: dict[str, int] = {}
+    pos = np.fromiter(
+        map(first.setdefault, chain.from_iterable(tokens), count()), dtype=np.int64, count=total
+    )
+    starts = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    rank = np.empty(total, dtype=np.int32)
+    rank[starts] = np.arange(len(starts), dtype=np.int32)
+    return rank[pos], list(first)
+
+
+def _token_digests(
+    ids: Sequence[str],
+    local_ids: np.ndarray,
+    local_terms: list[str],
+    lengths: np.ndarray,
+    metas: Sequence[Mapping[str, Any] | None],
+) -> np.ndarray:
+    """Record digests for pre-tokenized documents: the content hash is a hash of the bag of
+    tokens (BM25 ignores token order), computed with numpy from the batch's term ids."""
+    term_hash = _hash_strings(local_terms)
+    return _combine_digests(ids, _segment_sums(term_hash[local_ids], lengths), metas)
+
+
+def _csr_postings(
+    terms: np.ndarray, cols: np.ndarray, tfs: np.ndarray, vocab_size: int, n_cols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major postings (indptr, sorted columns, summed tfs) from (term, column, tf) triples.
+
+    scipy's COO-to-CSR conversion is a counting sort (linear, stable) that also sums
+    duplicates: about five times faster than sorting composite keys with ``np.unique``.
+    """
+    from scipy import sparse
+
+    m = sparse.csr_matrix((tfs, (terms, cols)), shape=(vocab_size, max(n_cols, 1)))
+    m.sum_duplicates()
+    if not m.has_sorted_indices:  # pragma: no cover - scipy keeps input order per row
+        m.sort_indices()
+    return m.indptr.astype(np.int64), m.indices, m.data.astype(np.int32)
+
+
 def _build_segment(
     term_ids: np.ndarray, lengths: np.ndarray, row_start: int, vocab_size: int
 ) -> tuple[_Segment, np.ndarray]:
     """Postings of a batch (flat term ids, tokens per doc); also returns its df increments."""
     n_docs = len(lengths)
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-    key = term_ids * max(n_docs, 1) + doc
-    key, tf = np.unique(key, return_counts=True)
-    terms = key // max(n_docs, 1)
-    rows = (key - terms * max(n_docs, 1) + row_start).astype(np.int32)
-    df_inc = np.bincount(terms, minlength=vocab_size).astype(np.int64)
-    indptr = np.zeros(vocab_size + 1, dtype=np.int64)
-    np.cumsum(df_inc, out=indptr[1:])
-    segment = _Segment(indptr, rows, tf.astype(np.int32), row_start, row_start + n_docs - 1)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
+    ones = np.ones(len(term_ids), dtype=np.int32)
+    indptr, cols, tfs = _csr_postings(term_ids, doc, ones, vocab_size, n_docs)
+    rows = (cols + row_start).astype(np.int32)
+    df_inc = np.diff(indptr)
+    segment = _Segment(indptr, rows, tfs, row_start, row_start + n_docs - 1)
     return segment, df_inc
 
 
@@ -280,18 +419,14 @@ def _merge_segments(
     keep = alive[rows]
     terms, rows, tfs = terms[keep], rows[keep], tfs[keep]
     if remap is not None:
-        rows = remap[rows].astype(np.int32)
-    # Rows ascend across segments, so a stable sort by term keeps them sorted within a term.
-    order = np.argsort(terms, kind="stable")
-    counts = np.bincount(terms, minlength=vocab_size)
-    indptr = np.zeros(vocab_size + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+        rows = remap[rows]
+    # Rows ascend across segments and the conversion is stable: rows stay sorted per term.
+    indptr, rows, tfs = _csr_postings(terms, rows, tfs, vocab_size, len(alive))
     lo = min(s.row_lo for s in segments)
     hi = max(s.row_hi for s in segments)
     if remap is not None:
-        live = np.flatnonzero(alive)
-        lo, hi = 0, len(live) - 1
-    return _Segment(indptr, rows[order], tfs[order], lo, hi)
+        lo, hi = 0, int(np.count_nonzero(alive)) - 1
+    return _Segment(indptr, rows.astype(np.int32), tfs, lo, hi)
 
 
 class _Scratch(threading.local):
@@ -299,14 +434,12 @@ class _Scratch(threading.local):
 
     def __init__(self) -> None:
         self.scores = np.zeros(0, dtype=np.float64)
-        self.marks = np.zeros(0, dtype=bool)
 
-    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, n: int) -> np.ndarray:
+        """A zeroed buffer of at least ``n`` scores; callers zero what they touch."""
         if len(self.scores) < n:
-            size = max(n, int(len(self.scores) * 1.5))
-            self.scores = np.zeros(size, dtype=np.float64)
-            self.marks = np.zeros(size, dtype=bool)
-        return self.scores, self.marks
+            self.scores = np.zeros(max(n, int(len(self.scores) * 1.5)), dtype=np.float64)
+        return self.scores
 
 
 Variant = Literal["lucene", "okapi"]
@@ -440,7 +573,7 @@ class LexicalIndex:
                 raise TypeError(f"texts[{i}] must be str, got {type(t).__name__}")
         metas = self._check_batch(ids, metadatas)
         tokens = [self.tokenizer(t) for t in texts]
-        digests = [record_digest(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)]
+        digests = record_digests(list(ids), list(texts), metas)
         self._add_tokens(list(ids), tokens, metas, digests)
 
     def add_tokenized(
@@ -453,16 +586,20 @@ class LexicalIndex:
     ) -> None:
         """Like :meth:`add` for documents tokenized already (benchmarks, custom pipelines).
 
-        ``texts``, when given, only feed the fingerprint; otherwise it hashes the tokens.
+        ``texts``, when given, only feed the fingerprint (so it equals
+        :func:`content_fingerprint` over the texts); otherwise a hash of each token sequence
+        stands in for the text.
         """
         if len(ids) != len(tokens):
             raise ValueError(f"got {len(ids)} ids but {len(tokens)} token lists")
         if texts is not None and len(texts) != len(ids):
             raise ValueError(f"got {len(ids)} ids but {len(texts)} texts")
         metas = self._check_batch(ids, metadatas)
-        sources = texts if texts is not None else ["\x1f".join(t) for t in tokens]
-        digests = [record_digest(i, t, m) for i, t, m in zip(ids, sources, metas, strict=True)]
-        self._add_tokens(list(ids), [list(t) for t in tokens], metas, digests)
+        if texts is not None:
+            digests = record_digests(list(ids), list(texts), metas)
+            self._add_tokens(list(ids), tokens, metas, digests)
+        else:
+            self._add_tokens(list(ids), tokens, metas, None)
 
     def _check_batch(
         self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any] | None] | None
@@ -480,32 +617,40 @@ class LexicalIndex:
             return [None] * len(ids)
         if len(metadatas) != len(ids):
             raise ValueError(f"got {len(ids)} ids but {len(metadatas)} metadatas")
-        # Validate now so that a bad value fails before anything changes.
-        probe = MetadataTable()
-        probe.append(list(metadatas))
         return list(metadatas)
 
     def _add_tokens(
         self,
         ids: list[str],
-        tokens: list[list[str]],
+        tokens: Sequence[Sequence[str]],
         metas: list[Mapping[str, Any] | None],
-        digests: list[int],
+        digests: np.ndarray | None,
     ) -> None:
         if not ids:
             return
         lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+        local_ids, local_terms = _local_term_ids(tokens, int(lengths.sum()))
+        if digests is None:
+            digests = _token_digests(ids, local_ids, local_terms, lengths, metas)
         with self._lock:
             snap = self._snap
+            vocab = self._vocab
+            new_terms = [t for t in local_terms if t not in vocab]
+            for t in new_terms:
+                if not isinstance(t, str):
+                    raise TypeError(f"tokens must be str, got {t!r} ({type(t).__name__})")
+            # Metadata next: it validates everything before writing, so a bad value
+            # leaves the index untouched.
+            self._table.append(metas)
             replaced = [self._row_of[i] for i in ids if i in self._row_of]
             if replaced:  # upsert: tombstone the old rows in the snapshot we publish below
                 snap = self._delete_rows(snap, np.asarray(sorted(replaced), dtype=np.int64))
-            vocab = self._vocab
-            setdefault = vocab.setdefault
-            flat = list(chain.from_iterable(tokens))
-            term_ids = np.fromiter(
-                (setdefault(t, len(vocab)) for t in flat), dtype=np.int64, count=len(flat)
+            for t in new_terms:  # new terms get ids in first-seen order
+                vocab[t] = len(vocab)
+            to_global = np.fromiter(
+                map(vocab.__getitem__, local_terms), dtype=np.int64, count=len(local_terms)
             )
+            term_ids = to_global[local_ids]
             vsize = len(vocab)
             row_start = snap.n_rows
             segment, df_inc = _build_segment(term_ids, lengths, row_start, vsize)
@@ -518,13 +663,12 @@ class LexicalIndex:
             ids_list.extend(ids)
             for offset, i in enumerate(ids):
                 self._row_of[i] = row_start + offset
-            self._table.append(metas)
             new = _Snapshot(
                 segments=(*snap.segments, segment),
                 n_rows=row_start + len(ids),
                 alive=np.concatenate([snap.alive, np.ones(len(ids), dtype=bool)]),
                 doc_len=np.concatenate([snap.doc_len, lengths]),
-                digests=np.concatenate([snap.digests, np.array(digests, dtype=np.uint64)]),
+                digests=np.concatenate([snap.digests, digests]),
                 ids=ids_list,
                 table=self._table.view(),
                 df=df,
@@ -653,11 +797,17 @@ class LexicalIndex:
             d = np.arange(1, len(hist) + 1, dtype=np.float64)
             n = float(snap.n_docs)
             nz = hist > 0
+            mean = 0.0
             if np.any(nz):
                 idf = np.log(n - d[nz] + 0.5) - np.log(d[nz] + 0.5)
-                mean = float(np.dot(hist[nz].astype(np.float64), idf) / hist[nz].sum())
-            else:
-                mean = 0.0
+                weights = hist[nz].astype(np.float64)
+                mean = float(np.dot(weights, idf) / weights.sum())
+                # Positive and negative idfs can cancel; a mean within rounding noise of
+                # zero is zero, or its sign (and whether such terms score > 0 at all)
+                # would depend on the order of summation.
+                noise = 1e-12 * float(np.dot(weights, np.abs(idf)) / weights.sum())
+                if abs(mean) <= noise:
+                    mean = 0.0
             eps = self.epsilon * mean
             snap.cache["okapi_eps"] = eps
         return float(eps)
@@ -679,57 +829,38 @@ class LexicalIndex:
                 out.append(tid)
         return out
 
-    def _score(self, snap: _Snapshot, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows that hold at least one query term, and their scores (dead rows dropped)."""
-        terms = self._query_terms(snap, tokens)
-        if not terms or not snap.n_docs:
-            return _EMPTY_I64, np.zeros(0)
+    def _postings(
+        self, snap: _Snapshot, terms: list[int]
+    ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+        """Per distinct query term: (rows, weights) for each segment holding it."""
         norm = self._norm(snap)
-        scores, marks = self._scratch.get(snap.n_rows)
         k1p1 = self.k1 + 1
-        touched: list[np.ndarray] = []
-        total = 0
         parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        try:
-            # A repeated query term adds its weight again, in query order, as rank_bm25
-            # does: with the same operation order the okapi scores match it bit for bit.
-            for tid in terms:
-                cached = parts.get(tid)
-                if cached is None:
-                    cached = parts[tid] = []
-                    idf = self._idf(snap, int(snap.df[tid]))
-                    for seg in snap.segments:
-                        if tid + 1 >= len(seg.indptr):
-                            continue
-                        a, b = seg.indptr[tid], seg.indptr[tid + 1]
-                        if a == b:
-                            continue
-                        rows = seg.rows[a:b]
-                        tf = seg.tfs[a:b].astype(np.float64)
-                        cached.append((rows, idf * (tf * k1p1 / (tf + norm[rows]))))
-                        touched.append(rows)
-                        total += len(rows)
-                for rows, contrib in cached:
-                    scores[rows] += contrib
-            if not touched:
-                return _EMPTY_I64, np.zeros(0)
-            if len(touched) == 1:
-                cand = touched[0].astype(np.int64)
-            elif total * 16 < snap.n_rows:
-                cand = np.unique(np.concatenate(touched)).astype(np.int64)
-            else:
-                for rows in touched:
-                    marks[rows] = True
-                cand = np.flatnonzero(marks[: snap.n_rows])
-                marks[cand] = False
-            cand_scores = scores[cand].copy()
-        finally:
-            for rows in touched:
-                scores[rows] = 0.0
-        live = snap.alive[cand]
-        if not live.all():
-            cand, cand_scores = cand[live], cand_scores[live]
-        return cand, cand_scores
+        for tid in terms:
+            if tid in parts:
+                continue
+            found = parts[tid] = []
+            idf = self._idf(snap, int(snap.df[tid]))
+            for seg in snap.segments:
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = seg.indptr[tid], seg.indptr[tid + 1]
+                if a == b:
+                    continue
+                rows = seg.rows[a:b]
+                tf = seg.tfs[a:b].astype(np.float64)
+                # Same operation order as rank_bm25, so okapi scores match it bit for bit.
+                found.append((rows, idf * (tf * k1p1 / (tf + np.take(norm, rows)))))
+        return parts
+
+    @staticmethod
+    def _accumulate(
+        scores: np.ndarray, terms: list[int], parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]
+    ) -> None:
+        # A repeated query term adds its weight again, in query order, as rank_bm25 does.
+        for tid in terms:
+            for rows, weights in parts[tid]:
+                scores[rows] += weights
 
     def get_scores(self, query: str | Sequence[str]) -> np.ndarray:
         """BM25 score of every live document, aligned with :attr:`ids` (zeros included).
@@ -739,9 +870,10 @@ class LexicalIndex:
         """
         snap = self._snap
         tokens = self.tokenizer(query) if isinstance(query, str) else list(query)
-        cand, cand_scores = self._score(snap, tokens)
         full = np.zeros(snap.n_rows, dtype=np.float64)
-        full[cand] = cand_scores
+        terms = self._query_terms(snap, tokens)
+        if terms and snap.n_docs:
+            self._accumulate(full, terms, self._postings(snap, terms))
         return full[snap.alive]
 
     def search(
@@ -771,14 +903,69 @@ class LexicalIndex:
         else:
             raise TypeError(f"query must be a str or a list of str tokens, got {query!r}")
         snap = self._snap
-        cand, scores = self._score(snap, tokens)
-        positive = scores > 0
-        if not positive.all():
-            cand, scores = cand[positive], scores[positive]
+        terms = self._query_terms(snap, tokens)
+        if not terms or not snap.n_docs:
+            return []
+        parts = self._postings(snap, terms)
+        sizes = {tid: sum(len(r) for r, _ in segs) for tid, segs in parts.items()}
+        total = sum(sizes.values())
+        n = snap.n_rows
+        has_dead = snap.n_docs < n
+        if total * 16 < n:
+            # Few postings: gather the candidates sparsely.
+            all_rows = [r for segs in parts.values() for r, _ in segs]
+            cand = all_rows[0] if len(all_rows) == 1 else np.unique(np.concatenate(all_rows))
+            scores = self._scratch.get(n)
+            try:
+                self._accumulate(scores, terms, parts)
+                cand_scores = scores[cand]
+            finally:
+                for rows in all_rows:
+                    scores[rows] = 0.0
+            keep = cand_scores > 0
+            if has_dead:
+                keep &= snap.alive[cand]
+            cand, cand_scores = cand[keep], cand_scores[keep]
+            if flt is not None and len(cand):
+                allowed = flt.mask(snap.table, cand)
+                cand, cand_scores = cand[allowed], cand_scores[allowed]
+            return self._top_k(snap, cand, cand_scores, int(k))
+        # Many postings: accumulate densely, then bound the k-th best score from below with
+        # the documents of the rarest term (exact scores, usually the best ones); only
+        # documents scoring at least that bound can be in the top k, so the selection runs
+        # over a handful of rows instead of every document that shares a common word.
+        scores = self._scratch.get(n)
+        try:
+            self._accumulate(scores, terms, parts)
+            view = scores[:n]
+            rarest = min(sizes, key=lambda t: sizes[t])
+            probe = np.concatenate([r for r, _ in parts[rarest]])
+            probe_scores = view[probe]
+            ok = probe_scores > 0
+            if has_dead:
+                ok &= snap.alive[probe]
+            if flt is not None and np.count_nonzero(ok) >= k:
+                ok[ok] = flt.mask(snap.table, probe[ok])
+            bound = 0.0
+            if np.count_nonzero(ok) >= k:
+                good = probe_scores[ok]
+                bound = float(np.partition(good, len(good) - k)[len(good) - k])
+            cand = np.flatnonzero(view >= bound) if bound > 0 else np.flatnonzero(view > 0)
+            cand_scores = view[cand]
+        finally:
+            if total * 4 > n:
+                scores[:n] = 0.0
+            else:
+                for segs in parts.values():
+                    for rows, _ in segs:
+                        scores[rows] = 0.0
+        if has_dead:
+            live = snap.alive[cand]
+            cand, cand_scores = cand[live], cand_scores[live]
         if flt is not None and len(cand):
             allowed = flt.mask(snap.table, cand)
-            cand, scores = cand[allowed], scores[allowed]
-        return self._top_k(snap, cand, scores, int(k))
+            cand, cand_scores = cand[allowed], cand_scores[allowed]
+        return self._top_k(snap, cand, cand_scores, int(k))
 
     @staticmethod
     def _top_k(
