@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from manifold_core.retrieval import HybridRetriever
@@ -28,6 +29,19 @@ def _scifact_module() -> ModuleType:
     return module
 
 
+class _QueryCache:
+    """The real encoder's query vectors, computed in one batch up front (same numbers)."""
+
+    def __init__(self, encoder: Any, queries: list[str]) -> None:
+        self.vectors = dict(zip(queries, encoder.encode_queries(queries), strict=True))
+
+    def encode_documents(self, texts: Any) -> np.ndarray:
+        raise AssertionError("corpus embeddings come from the cache")
+
+    def encode_queries(self, texts: Any) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
 @pytest.fixture(scope="module")
 def scifact(minilm_encoder: Any) -> tuple[HybridRetriever, dict[str, str], Any, ModuleType]:
     import chromadb
@@ -38,10 +52,12 @@ def scifact(minilm_encoder: Any) -> tuple[HybridRetriever, dict[str, str], Any, 
     texts = [corpus[i] for i in ids]
     vectors = data.cached_embeddings("all-MiniLM-L6-v2", texts, minilm_encoder.encode_documents)
     store = HybridStore(
-        minilm_encoder, client=chromadb.EphemeralClient(), collection_name="scifact-quality"
+        _QueryCache(minilm_encoder, list(queries.values())),
+        client=chromadb.EphemeralClient(),
+        collection_name="scifact-quality",
     )
     store.add(texts, ids=ids, embeddings=vectors)
-    return HybridRetriever(store, k=10, fetch_k=100), queries, qrels, data
+    return HybridRetriever(store, k=10), queries, qrels, data
 
 
 def _ndcg(scifact: Any, **kwargs: Any) -> float:
@@ -53,8 +69,18 @@ def _ndcg(scifact: Any, **kwargs: Any) -> float:
 def test_hybrid_beats_the_better_single_retriever_by_two_points(scifact: Any) -> None:
     bm25 = _ndcg(scifact, weights=(0.0, 1.0))
     dense = _ndcg(scifact, weights=(1.0, 0.0))
-    hybrid = _ndcg(scifact)  # defaults: RRF, c=60, equal weights
+    hybrid = _ndcg(scifact)  # defaults: RRF, c=60, equal weights, fetch_k=50
     print(f"SciFact test nDCG@10: BM25 {bm25:.4f}  dense {dense:.4f}  hybrid {hybrid:.4f}")
     # published: BM25 0.665, all-MiniLM-L6-v2 about 0.645
+    # measured here: 0.6634 / 0.6484 / 0.689-0.690 (the HNSW build varies a little)
     assert 0.62 < bm25 < 0.72 and 0.60 < dense < 0.69
     assert hybrid >= max(bm25, dense) + 0.02
+
+
+def test_score_fusion_chosen_on_train_does_better_still(scifact: Any) -> None:
+    """relative_score with fetch_k=100 was the best setting on the TRAIN split (0.7176 vs
+    RRF 0.6954); on test it measured 0.7123, 0.049 above BM25 alone."""
+    bm25 = _ndcg(scifact, weights=(0.0, 1.0))
+    relative = _ndcg(scifact, fusion="relative_score", fetch_k=100)
+    print(f"SciFact test nDCG@10: relative_score fusion {relative:.4f}")
+    assert relative >= bm25 + 0.04
