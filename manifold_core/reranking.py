@@ -414,7 +414,6 @@ class Qwen3Reranker(BaseReranker):
         trust_remote_code: bool = False,
         rrf_c: int = 60,
     ) -> None:
-        import torch
 
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -470,10 +469,8 @@ class Qwen3Reranker(BaseReranker):
                 f"{type(self.model).__name__} has no lm_head; pass a causal LM "
                 "(AutoModelForCausalLM), not a bare base model"
             )
-        rows = torch.tensor([self.no_id, self.yes_id], device=head.weight.device)
-        self._yes_no_weight = head.weight.detach().index_select(0, rows)
-        bias = getattr(head, "bias", None)
-        self._yes_no_bias = None if bias is None else bias.detach().index_select(0, rows)
+        self._head = head
+        self._yes_no_rows = [self.no_id, self.yes_id]
         self._backbone = self.model.base_model
 
     def _single_token_id(self, word: str) -> int:
@@ -546,9 +543,12 @@ class Qwen3Reranker(BaseReranker):
                 use_cache=False,
             )
             last = out[0][:, -1, :]
-            logits = last @ self._yes_no_weight.T
-            if self._yes_no_bias is not None:
-                logits = logits + self._yes_no_bias
+            # Only the "no" and "yes" rows of lm_head: (batch, hidden) x (hidden, 2).
+            rows = torch.tensor(self._yes_no_rows, device=self._head.weight.device)
+            logits = last @ self._head.weight.index_select(0, rows).T
+            bias = getattr(self._head, "bias", None)
+            if bias is not None:
+                logits = logits + bias.index_select(0, rows)
             probs = torch.softmax(logits.float(), dim=-1)[:, 1]
         return probs.cpu().numpy().astype(np.float64)
 
