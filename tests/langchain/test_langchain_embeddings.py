@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from rerank_helpers import tiny_qwen3_sentence_transformer
 
 from langchain_manifold import Qwen3Embeddings
@@ -73,3 +74,29 @@ async def test_async_matches_sync(st_model: Any) -> None:
     emb = Qwen3Embeddings(st_model)
     assert np.allclose(await emb.aembed_query(QUERY), emb.embed_query(QUERY))
     assert np.allclose(await emb.aembed_documents(DOCS), emb.embed_documents(DOCS))
+
+
+_TINY_FOLDER: list[str] = []
+
+
+def _tiny_folder() -> str:
+    """A saved tiny Qwen3 SentenceTransformer folder, built once per run."""
+    if not _TINY_FOLDER:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="tiny-qwen3-st-"))
+        tiny_qwen3_sentence_transformer(folder / "raw").save(str(folder / "st"))
+        _TINY_FOLDER.append(str(folder / "st"))
+    return _TINY_FOLDER[0]
+
+
+class TestQwen3EmbeddingsStandard(EmbeddingsIntegrationTests):
+    """LangChain's own Embeddings test suite, with the tiny Qwen3 from a local folder."""
+
+    @property
+    def embeddings_class(self) -> type[Qwen3Embeddings]:
+        return Qwen3Embeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"model": _tiny_folder(), "device": "cpu"}
