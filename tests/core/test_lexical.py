@@ -245,6 +245,36 @@ def test_add_delete_upsert_then_search_equals_a_fresh_index_of_the_final_state(
         np.testing.assert_allclose(index.get_scores(query), reference, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("variant", ["lucene", "okapi"])
+def test_search_equals_brute_force_top_k_on_both_selection_paths(variant: str) -> None:
+    # Zipf words: queries mixing common and rare terms take the dense path (lower bound
+    # from the rarest term), queries of rare terms the sparse one; with deletions and filters.
+    rng = np.random.default_rng(7)
+    n = 3000
+    corpus = [[f"w{x}" for x in rng.zipf(1.3, size=rng.integers(3, 30)) % 3000] for _ in range(n)]
+    ids = [f"id{i:05d}" for i in range(n)]
+    metas = [{"g": int(g)} for g in rng.integers(0, 4, size=n)]
+    index = LexicalIndex(variant)  # type: ignore[arg-type]
+    index.add_tokenized(ids, corpus, metas)
+    index.delete(ids[::7])
+    index.add_tokenized(ids[::14], corpus[1::14][: len(ids[::14])], metas[::14])
+    live = index.ids
+    meta_of = dict(zip(ids, metas, strict=True))
+    queries = [["w1", "w2"], ["w1", "w977"], ["w2999"], ["w5", "w1500", "w1", "w1"], ["w3", "w40"]]
+    queries += [[f"w{x}" for x in rng.integers(0, 3000, size=3)] for _ in range(20)]
+    for query in queries:
+        scores = index.get_scores(query)
+        for where in (None, {"g": {"$in": [1, 2]}}, {"g": 3}):
+            allowed = [
+                (-s, i)
+                for s, i in zip(scores.tolist(), live, strict=True)
+                if s > 0 and (where is None or MetadataFilter.parse(where).matches(meta_of[i]))  # type: ignore[union-attr]
+            ]
+            for k in (1, 10, 50):
+                expected = [(i, -s) for s, i in sorted(allowed)[:k]]
+                assert index.search(query, k, where) == expected, (query, where, k)
+
+
 def test_many_small_adds_merge_segments_and_keep_scores() -> None:
     index = LexicalIndex("okapi")
     rng = np.random.default_rng(0)
