@@ -94,8 +94,9 @@ def _scalar_kind(value: object) -> int:
 def _normalise_value(value: object) -> tuple[int, Any]:
     """Map a metadata value to (kind, value) the way Chroma stores it.
 
-    ``None``, NaN and infinities become MISSING (Chroma drops them); ints outside int64
-    become floats (Chroma converts them); numpy scalars become Python ones.
+    ``None``, NaN and infinities become MISSING (Chroma drops them); numpy scalars become
+    Python ones. Ints outside int64 are refused: Chroma stores them as a float that is not
+    even ``float(value)``, so no mirror could match it exactly.
     """
     if value is None:
         return MISSING, None
@@ -106,7 +107,10 @@ def _normalise_value(value: object) -> tuple[int, Any]:
     if isinstance(value, int):
         if _INT64_MIN <= value <= _INT64_MAX:
             return INT, value
-        value = float(value)
+        raise ValueError(
+            f"integer {value} is outside the 64-bit range; Chroma would store an approximate "
+            "float, so pass a float or a str instead"
+        )
     if isinstance(value, float):
         return (FLOAT, value) if math.isfinite(value) else (MISSING, None)
     if isinstance(value, str):

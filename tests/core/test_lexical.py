@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from manifold_core.filters import MetadataFilter
 from manifold_core.lexical import (
     LexicalIndex,
     LexicalTokenizer,
+    combine_fingerprints,
     content_fingerprint,
     default_tokenize,
 )
@@ -337,6 +339,32 @@ def test_fingerprint_matches_content_fingerprint_in_any_order() -> None:
     assert index.fingerprint == content_fingerprint(
         ["a", "c"], ["one", "three"], [metas[0], metas[2]]
     )
+
+
+def test_fingerprint_equals_content_fingerprint_of_what_chroma_returns() -> None:
+    import chromadb
+
+    ids = ["a", "b", "c", "d"]
+    texts = ["宝马 X1", "two", "three", "four"]
+    metas: list[dict[str, Any] | None] = [
+        {"year": 2022, "price": 29.5, "ok": True, "tags": ["x", "y"]},
+        {"big": 2**62, "nan": float("nan"), "none": None, "s": "str"},
+        None,
+        {"n": [1, 2]},
+    ]
+    index = LexicalIndex()
+    index.add(ids, texts, metas)
+    col = chromadb.EphemeralClient().get_or_create_collection(
+        f"fp-{uuid.uuid4().hex[:8]}", embedding_function=None
+    )
+    col.upsert(ids=ids, documents=texts, metadatas=metas, embeddings=[[0.0, 1.0]] * 4)  # type: ignore[arg-type]
+    got = col.get(include=["documents", "metadatas"])
+    assert content_fingerprint(got["ids"], got["documents"], got["metadatas"]) == index.fingerprint
+    half = [
+        content_fingerprint(ids[:2], texts[:2], metas[:2]),
+        content_fingerprint(ids[2:], texts[2:], metas[2:]),
+    ]
+    assert combine_fingerprints(half) == index.fingerprint
 
 
 # --- filters in search ------------------------------------------------------------------
