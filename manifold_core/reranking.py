@@ -366,6 +366,9 @@ def _dtype_kwarg(dtype: torch.dtype) -> dict[str, Any]:
     return {"dtype": dtype} if (major, minor) >= (4, 56) else {"torch_dtype": dtype}
 
 
+_CUT_MARGIN_TOKENS = 64
+
+
 def _default_budget(device: str) -> int:
     return 4096 if device == "cpu" else 32768
 
@@ -500,19 +503,21 @@ class Qwen3Reranker(BaseReranker):
         char_cap = budget * 16 + 256
         out: list[list[int]] = []
         for doc in documents:
-            ids = self._body_ids(head, doc[:char_cap], budget)
-            if len(doc) > char_cap and len(ids) < budget:
-                ids = self._body_ids(head, doc, budget)  # tokens longer than 16 chars: redo
+            ids, n_tokens = self._body_ids(head, doc[:char_cap], budget)
+            # Tokens near the cut may differ from those of the whole text: keep a margin.
+            if len(doc) > char_cap and n_tokens < budget + _CUT_MARGIN_TOKENS:
+                ids, _ = self._body_ids(head, doc, budget)
             out.append(self.prefix_ids + ids + self.suffix_ids)
         return out
 
-    def _body_ids(self, head: str, doc: str, budget: int) -> list[int]:
+    def _body_ids(self, head: str, doc: str, budget: int) -> tuple[list[int], int]:
+        """Body ids cut to ``budget``, and the untruncated body's token count."""
         enc = self.tokenizer(
             head + doc, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         ids = list(enc["input_ids"])
         if len(ids) <= budget:
-            return ids
+            return ids, len(ids)
         # Tokens that start before the space ending "<Document>: " belong to the query part.
         query_end = len(head) - 1
         n_head = sum(1 for start, _ in enc["offset_mapping"] if start < query_end)
@@ -522,7 +527,7 @@ class Qwen3Reranker(BaseReranker):
                 f"{self.max_length} leaves {budget} for them and the document; "
                 "raise max_length or shorten the query"
             )
-        return ids[:budget]
+        return ids[:budget], len(ids)
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         import torch

@@ -169,6 +169,16 @@ def test_one_megabyte_document_is_truncated_not_an_error() -> None:
     assert r.score(QUERY, [huge, "Venus"]).shape == (2,)
 
 
+def test_character_precut_gives_the_ids_of_cutting_the_whole_tokenisation() -> None:
+    r = tiny_qwen3_reranker(max_length=100)
+    budget = 100 - len(r.prefix_ids) - len(r.suffix_ids)
+    for doc in ("Mars is red and dusty. " * 2000, "火星是红色的星球。" * 3000):
+        full = r.format_pair(QUERY, doc)
+        body = full[len(QWEN3_RERANK_PREFIX) : -len(QWEN3_RERANK_SUFFIX)]
+        body_ids = qwen3_tokenizer()(body, add_special_tokens=False)["input_ids"]
+        assert r.encode_pairs(QUERY, [doc])[0] == r.prefix_ids + body_ids[:budget] + r.suffix_ids
+
+
 def test_long_tokens_beyond_the_character_cap_still_fill_the_budget() -> None:
     r = tiny_qwen3_reranker(max_length=100)
     # runs of spaces tokenise into long tokens: the character pre-cut must not starve it
