@@ -400,7 +400,9 @@ def _build_segment(
     doc = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
     ones = np.ones(len(term_ids), dtype=np.int32)
     indptr, cols, tfs = _csr_postings(term_ids, doc, ones, vocab_size, n_docs)
-    rows = (cols + row_start).astype(np.int32)
+    rows = cols.astype(np.int32, copy=False)
+    if row_start:
+        rows = rows + np.int32(row_start)
     df_inc = np.diff(indptr)
     segment = _Segment(indptr, rows, tfs, row_start, row_start + n_docs - 1)
     return segment, df_inc
@@ -606,13 +608,15 @@ class LexicalIndex:
     ) -> list[Mapping[str, Any] | None]:
         if isinstance(ids, str):
             raise TypeError("ids must be a sequence of str, not one str")
-        seen: set[str] = set()
         for i in ids:
             if not isinstance(i, str) or not i:
                 raise ValueError(f"ids must be non-empty str, got {i!r}")
-            if i in seen:
-                raise ValueError(f"duplicate id {i!r} in one add; Chroma rejects it too")
-            seen.add(i)
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            for i in ids:
+                if i in seen:
+                    raise ValueError(f"duplicate id {i!r} in one add; Chroma rejects it too")
+                seen.add(i)
         if metadatas is None:
             return [None] * len(ids)
         if len(metadatas) != len(ids):
@@ -648,7 +652,7 @@ class LexicalIndex:
             for t in new_terms:  # new terms get ids in first-seen order
                 vocab[t] = len(vocab)
             to_global = np.fromiter(
-                map(vocab.__getitem__, local_terms), dtype=np.int64, count=len(local_terms)
+                map(vocab.__getitem__, local_terms), dtype=np.int32, count=len(local_terms)
             )
             term_ids = to_global[local_ids]
             vsize = len(vocab)
