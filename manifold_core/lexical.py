@@ -324,6 +324,7 @@ class _Snapshot:
     df: np.ndarray  # int64 [vocab_size], live document frequency
     n_docs: int
     total_len: int
+    vocab: dict[str, int]  # append-only term ids; replaced (not cleared) by clear()
     cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -342,6 +343,7 @@ def _empty_snapshot() -> _Snapshot:
         df=_EMPTY_I64,
         n_docs=0,
         total_len=0,
+        vocab={},
     )
 
 
@@ -497,10 +499,10 @@ class LexicalIndex:
         self.tokenizer: Callable[[str], list[str]] = tokenizer or LexicalTokenizer()
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()
-        self._vocab: dict[str, int] = {}
+        self._snap = _empty_snapshot()
+        self._vocab: dict[str, int] = self._snap.vocab
         self._row_of: dict[str, int] = {}
         self._table = MetadataTable()
-        self._snap = _empty_snapshot()
         self._scratch = _Scratch()
 
     # --- introspection -------------------------------------------------------------------
@@ -677,6 +679,7 @@ class LexicalIndex:
                 table=self._table.view(),
                 df=df,
                 n_docs=snap.n_docs + len(ids),
+                vocab=vocab,
                 total_len=snap.total_len + int(lengths.sum()),
             )
             self._snap = self._maintain(new)
@@ -694,10 +697,12 @@ class LexicalIndex:
     def clear(self) -> None:
         """Remove every document (keeps the configuration)."""
         with self._lock:
-            self._vocab = {}
+            # A new vocabulary object: searches still running on an old snapshot keep
+            # reading the old one, whose term ids match their segments.
+            self._snap = _empty_snapshot()
+            self._vocab = self._snap.vocab
             self._row_of = {}
             self._table = MetadataTable()
-            self._snap = _empty_snapshot()
 
     def _delete_rows(self, snap: _Snapshot, rows: np.ndarray) -> _Snapshot:
         """A snapshot with ``rows`` tombstoned and document frequencies updated."""
@@ -729,6 +734,7 @@ class LexicalIndex:
             table=snap.table,
             df=df,
             n_docs=snap.n_docs - len(rows),
+            vocab=snap.vocab,
             total_len=snap.total_len - int(snap.doc_len[rows].sum()),
         )
 
@@ -771,6 +777,7 @@ class LexicalIndex:
             table=self._table.view(),
             df=snap.df,
             n_docs=snap.n_docs,
+            vocab=snap.vocab,
             total_len=snap.total_len,
         )
 
@@ -828,7 +835,7 @@ class LexicalIndex:
         vsize = len(snap.df)
         out = []
         for t in tokens:
-            tid = self._vocab.get(t)
+            tid = snap.vocab.get(t)
             if tid is not None and tid < vsize and snap.df[tid] > 0:
                 out.append(tid)
         return out
@@ -1013,7 +1020,7 @@ class LexicalIndex:
         directory.mkdir(parents=True, exist_ok=True)
         with self._lock:  # one consistent state; searches continue on their snapshot
             snap = self._snap
-            vocab = list(self._vocab)[: len(snap.df)]
+            vocab = list(snap.vocab)[: len(snap.df)]
             table = snap.table
         gen = f"gen-{uuid.uuid4().hex[:12]}"
         tmp = directory / f"{gen}.tmp"
@@ -1229,6 +1236,7 @@ class LexicalIndex:
             table=table.view(),
             df=df,
             n_docs=n_docs,
+            vocab=index._vocab,
             total_len=int(doc_len[alive].sum()),
         )
         if index.fingerprint != manifest.get("fingerprint"):

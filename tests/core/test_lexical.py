@@ -308,6 +308,19 @@ def test_upsert_replaces_text_and_metadata() -> None:
     assert len(index) == 2 and index.ids == ["b", "a"]
 
 
+def test_clear_empties_the_index_and_old_snapshots_keep_their_vocabulary() -> None:
+    index = LexicalIndex()
+    index.add(["a", "b"], ["alpha beta", "beta gamma"], [{"k": 1}, None])
+    old = index._snap
+    index.clear()
+    assert len(index) == 0 and index.ids == [] and index.search("beta", 5) == []
+    index.add(["c"], ["gamma delta"])
+    assert index.search("gamma", 5)[0][0] == "c"
+    # A search that started before clear() still resolves terms with the old vocabulary.
+    assert index._query_terms(old, ["beta"]) == [old.vocab["beta"]]
+    assert index.get_metadata("c") == {}
+
+
 def test_bad_writes_raise_and_change_nothing() -> None:
     index = LexicalIndex()
     index.add(["a"], ["alpha"], [{"k": 1}])
