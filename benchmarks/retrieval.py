@@ -191,7 +191,8 @@ def run_hybrid(args: argparse.Namespace) -> list[str]:
         ]
         for label, where in filters:
             rounds = args.unfiltered_rounds if where is None else 1
-            for q in queries[:3]:  # warm-up
+            # warm-up: a full pass when it is cheap (no filter), else a few queries
+            for q in queries if where is None else queries[:3]:
                 retriever.search(q, filter=where)
                 collection.query(query_embeddings=query_vectors[q][None], n_results=args.k,
                                  where=where)  # fmt: skip
