@@ -159,9 +159,15 @@ VALUES: dict[str, list[Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def random_store() -> HybridStore:
+@pytest.fixture(scope="module", params=CLIENTS[::2])  # embedded and `chroma run`
+def random_store(request: pytest.FixtureRequest) -> HybridStore:
     import chromadb
+
+    if request.param == "http":
+        host, port = request.getfixturevalue("chroma_server")
+        client: Any = chromadb.HttpClient(host=host, port=port)
+    else:
+        client = chromadb.EphemeralClient()
 
     rng = np.random.default_rng(7)
     words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "zeta"]
@@ -170,9 +176,8 @@ def random_store() -> HybridStore:
         texts.append(" ".join(rng.choice(words, size=5)))
         meta = {k: VALUES[k][rng.integers(len(VALUES[k]))] for k in KEYS if rng.random() < 0.7}
         metas.append(meta)
-    store = HybridStore(
-        HashEncoder(), client=chromadb.EphemeralClient(), collection_name="random-filters"
-    )
+    name = f"random-filters-{uuid.uuid4().hex[:8]}"
+    store = HybridStore(HashEncoder(), client=client, collection_name=name)
     store.add(texts, metas, ids=[f"r{i}" for i in range(60)])
     return store
 
