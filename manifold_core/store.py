@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
     from manifold_core.lexical import LexicalIndex
 
-__all__ = ["DEFAULT_COLLECTION", "HybridStore", "StoredRecord", "as_filter"]
+__all__ = ["DEFAULT_COLLECTION", "HybridStore", "StoredRecord", "as_filter", "chroma_where"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ _WRITING = "writing"
 _ID_CHUNK = 5000
 # Rows per page when reading the whole collection back.
 _PAGE = 5000
+# $in/$nin values per filter Chroma's SQLite can bind (two variables each, 32,766 max).
+_MAX_LIST_VALUES = 16_000
 # Attempts of a dense query that races a concurrent delete (see _query_with_retry).
 _QUERY_RETRIES = 5
 
@@ -80,6 +82,38 @@ def as_filter(where: Any) -> MetadataFilter | None:
             f"filter must be a Chroma-style where dict or a MetadataFilter, got {where!r}"
         )
     return MetadataFilter.parse(dict(where))
+
+
+def _list_values(where: Any) -> int:
+    """How many ``$in``/``$nin`` values a ``where`` holds (each costs SQL variables)."""
+    if isinstance(where, Mapping):
+        return sum(
+            len(v) if k in ("$in", "$nin") and isinstance(v, list) else _list_values(v)
+            for k, v in where.items()
+        )
+    if isinstance(where, list):
+        return sum(_list_values(v) for v in where)
+    return 0
+
+
+def chroma_where(flt: MetadataFilter | None) -> dict[str, Any] | None:
+    """Render a filter for Chroma, refusing one its SQLite cannot run.
+
+    Chroma 1.5 binds two SQL variables per ``$in``/``$nin`` value and fails above 32,766
+    ("too many SQL variables", measured: 16,380 values pass, 16,400 fail); a clear
+    ``ValueError`` beats that internal error.
+    """
+    if flt is None:
+        return None
+    where = flt.to_where()
+    n = _list_values(where)
+    if n > _MAX_LIST_VALUES:
+        raise ValueError(
+            f"filter has {n:,} $in/$nin values; Chroma's SQLite accepts at most "
+            f"{_MAX_LIST_VALUES:,} per query. Use a coarser metadata key (a group or date) "
+            "or split the filter into several searches"
+        )
+    return where
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -498,16 +532,16 @@ class HybridStore:
         if isinstance(ids, str):
             raise TypeError("ids must be a list of str, not a single str")
         flt = as_filter(where) if where is not None else None
-        chroma_where = flt.to_where() if flt is not None else None
+        rendered = chroma_where(flt)
         with self._write_lock, self._writing():
             deleted = 0
             if ids is not None:
                 for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
-                    found = self.collection.get(ids=list(chunk), where=chroma_where, include=[])
+                    found = self.collection.get(ids=list(chunk), where=rendered, include=[])
                     deleted += self._delete_ids(list(found["ids"]))
             else:
                 while True:
-                    found = self.collection.get(where=chroma_where, limit=_ID_CHUNK, include=[])
+                    found = self.collection.get(where=rendered, limit=_ID_CHUNK, include=[])
                     if not found["ids"]:
                         break
                     deleted += self._delete_ids(list(found["ids"]))
@@ -536,8 +570,7 @@ class HybridStore:
         Without ids, returns at most ``limit`` items (default 1000, to keep Chroma under its
         SQL limits); page with ``offset``.
         """
-        flt = as_filter(where) if where is not None else None
-        chroma_where = flt.to_where() if flt is not None else None
+        rendered = chroma_where(as_filter(where) if where is not None else None)
         include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
         records: dict[str, StoredRecord] = {}
         if ids is not None:
@@ -545,13 +578,13 @@ class HybridStore:
                 raise TypeError("ids must be a list of str, not a single str")
             wanted = list(dict.fromkeys(ids))
             for chunk in _chunks(wanted, _ID_CHUNK):
-                res = self.collection.get(ids=list(chunk), where=chroma_where, include=include)
+                res = self.collection.get(ids=list(chunk), where=rendered, include=include)
                 records.update({r.id: r for r in self._records(res, include_embeddings)})
             return [records[i] for i in wanted if i in records]
         if limit is not None and limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
         res = self.collection.get(
-            where=chroma_where, limit=limit or 1000, offset=offset, include=include
+            where=rendered, limit=limit or 1000, offset=offset, include=include
         )
         return self._records(res, include_embeddings)
 
@@ -573,8 +606,8 @@ class HybridStore:
 
     def iter_records(self, where: Any = None) -> Iterator[StoredRecord]:
         """Every item (optionally filtered), paged so that any collection size works."""
-        flt = as_filter(where) if where is not None else None
-        for ids, texts, metas in self._pages(flt.to_where() if flt is not None else None):
+        rendered = chroma_where(as_filter(where) if where is not None else None)
+        for ids, texts, metas in self._pages(rendered):
             for i, t, m in zip(ids, texts, metas, strict=True):
                 yield StoredRecord(id=i, text=t, metadata=dict(m or {}))
 
@@ -596,8 +629,7 @@ class HybridStore:
             raise ValueError(
                 f"query embedding has dimension {query.shape[1]}, the collection holds {dim}"
             )
-        where = filter.to_where() if filter is not None else None
-        res = self._query_with_retry(query, n, where)
+        res = self._query_with_retry(query, n, chroma_where(filter))
         ids = res["ids"][0]
         dists = (res.get("distances") or [[0.0] * len(ids)])[0]
         half = self.space == "l2"
@@ -625,8 +657,8 @@ class HybridStore:
                     where=where,
                     include=["distances"],
                 )
-            except InternalError:
-                if attempt == _QUERY_RETRIES - 1:
+            except InternalError as exc:
+                if "finding id" not in str(exc) or attempt == _QUERY_RETRIES - 1:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover

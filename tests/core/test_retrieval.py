@@ -131,6 +131,7 @@ def test_empty_store_returns_nothing(tmp_path: Path) -> None:
         ({"filter": {"kind": {"$regex": "p.*"}}}, r"\$regex"),
         ({"filter": {"year": {"$gt": "2020"}}}, "2020"),
         ({"filter": "kind = pet"}, "filter"),
+        ({"filter": {"kind": {"$in": [f"k{i}" for i in range(20_000)]}}}, "20,000 \\$in"),
     ],
 )
 def test_bad_input_names_the_bad_value(
