@@ -447,3 +447,25 @@ TestStoreMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_variant_or_custom_tokenizer_change_rebuilds_the_index(
+    tmp_path: Path, unique_name: str
+) -> None:
+    store = HybridStore(
+        HashEncoder(), path=tmp_path, collection_name=unique_name, lexical_variant="okapi"
+    )
+    store.add(["alpha beta", "gamma delta", "alpha gamma"], ids=["1", "2", "3"])
+    assert store.lexical.variant == "okapi"
+    lucene = HybridStore(HashEncoder(), path=tmp_path, collection_name=unique_name)
+    assert lucene.lexical.variant == "lucene"
+    assert {i for i, _ in lucene.lexical_search("alpha", 5)} == {"1", "3"}
+
+    def letters(text: str) -> list[str]:
+        return [c for c in text if c.isalpha()]
+
+    by_letter = HybridStore(
+        HashEncoder(), path=tmp_path, collection_name=unique_name, tokenizer=letters
+    )
+    assert {i for i, _ in by_letter.lexical_search("b", 5)} == {"1"}  # only "beta" has a b
+    _assert_in_sync(by_letter)
