@@ -121,6 +121,21 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_scalar(value: Any, index: int, key: str) -> None:
+    """Refuse values Chroma would store inexactly (so both indexes always agree)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"metadatas[{index}][{key!r}] is not finite: {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(
+                f"metadatas[{index}][{key!r}] = {value} does not fit in 64 bits; Chroma would "
+                "store it as an inexact float. Store it as a str instead"
+            )
+
+
 def _clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
     """Drop ``None`` values; an empty dict becomes ``None`` (Chroma rejects ``{}``)."""
     if meta is None:
@@ -146,10 +161,11 @@ def _clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
                     f"metadatas[{index}][{key!r}] mixes value types ({value!r}); "
                     "Chroma needs one type per list"
                 )
+            for v in value:
+                _check_scalar(v, index, key)
             out[key] = list(value)
         elif isinstance(value, (str, int, float, bool)):
-            if isinstance(value, float) and not np.isfinite(value):
-                raise ValueError(f"metadatas[{index}][{key!r}] is not finite: {value!r}")
+            _check_scalar(value, index, key)
             out[key] = value
         elif isinstance(value, np.generic):
             out[key] = value.item()

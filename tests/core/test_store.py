@@ -143,6 +143,8 @@ def test_add_of_an_existing_id_raises_and_writes_nothing(
         ({"ids": ["x", ""]}, r"ids\[1\]"),
         ({"metadatas": [{"ok": 1}, {"bad": {"nested": 1}}]}, r"metadatas\[1\]\['bad'\]"),
         ({"metadatas": [{"ok": 1}, {"mixed": [1, "a"]}]}, "mixes value types"),
+        ({"metadatas": [{"big": 2**63}, None]}, "does not fit in 64 bits"),
+        ({"metadatas": [None, {"big": [1, -(2**63) - 1]}]}, "does not fit in 64 bits"),
         ({"embeddings": np.ones((2, 5))}, "dimension 5"),
         ({"embeddings": np.full((2, 64), np.nan)}, "NaN"),
         ({"embeddings": np.ones((3, 64))}, r"shape \(3, 64\) for 2 texts"),
