@@ -128,12 +128,12 @@ def _check_scalar(value: Any, index: int, key: str) -> None:
     """Refuse values Chroma would store inexactly (so both indexes always agree)."""
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"metadatas[{index}][{key!r}] is not finite: {value!r}")
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError(
-                f"metadatas[{index}][{key!r}] = {value} does not fit in 64 bits; Chroma would "
-                "store it as an inexact float. Store it as a str instead"
-            )
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(
+            f"metadatas[{index}][{key!r}] = {value} does not fit in 64 bits; Chroma would "
+            "store it as an inexact float. Store it as a str instead"
+        )
 
 
 def _clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
