@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -12,31 +11,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from helpers import build_qwen3_tokenizer, tiny_qwen3_config  # noqa: E402
+
 from benchmarks._rerank_models import ms_marco_cross_encoder, random_qwen3  # noqa: E402
-
-
-@lru_cache(maxsize=1)
-def root_conftest() -> Any:
-    """tests/conftest.py loaded under its own name (several conftest modules exist)."""
-    spec = importlib.util.spec_from_file_location(
-        "_manifold_tests_root_conftest", Path(__file__).with_name("conftest.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @lru_cache(maxsize=1)
 def qwen3_tokenizer() -> Any:
     """The real Qwen3 tokenizer (left padding)."""
-    return root_conftest().build_qwen3_tokenizer()
+    return build_qwen3_tokenizer()
 
 
 @lru_cache(maxsize=1)
 def tiny_qwen3_lm() -> Any:
     """A tiny random Qwen3ForCausalLM (seed 0) over the real vocabulary."""
-    return random_qwen3(root_conftest().tiny_qwen3_config(), seed=0)
+    return random_qwen3(tiny_qwen3_config(), seed=0)
 
 
 @lru_cache(maxsize=1)
@@ -86,7 +75,7 @@ def tiny_qwen3_sentence_transformer(folder: Path) -> Any:
     from transformers import Qwen3Model
 
     torch.manual_seed(0)
-    Qwen3Model(root_conftest().tiny_qwen3_config()).save_pretrained(folder)
+    Qwen3Model(tiny_qwen3_config()).save_pretrained(folder)
     qwen3_tokenizer().save_pretrained(folder)
     transformer = Transformer(str(folder))
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="lasttoken")
