@@ -18,8 +18,8 @@ from manifold_core.encoders import (
     DEFAULT_EMBEDDING_MODEL,
     DEFAULT_QWEN3_TASK,
     Encoder,
-    SentenceTransformerEncoder,
-    qwen3_query_prompt,
+    instructed_encoder,
+    model_label,
 )
 
 __all__ = ["Qwen3Embeddings"]
@@ -52,20 +52,13 @@ class Qwen3Embeddings(BaseModel, Embeddings):
     _encoder: Encoder = PrivateAttr()
 
     def __init__(self, model: Any = None, **data: Any) -> None:
-        if isinstance(model, str):
-            data.setdefault("model_name", model)
-        elif model is not None and "model_name" not in data:
-            name = getattr(model, "model_name", None) or getattr(model, "name_or_path", None)
-            data["model_name"] = str(name or type(model).__name__)
+        if model is not None:
+            data.setdefault("model_name", model_label(model))
         super().__init__(**data)
-        if model is not None and not isinstance(model, str) and isinstance(model, Encoder):
-            self._encoder = model
-            return
-        prompt = qwen3_query_prompt(self.task) if self.query_prompt is None else self.query_prompt
-        self._encoder = SentenceTransformerEncoder(
-            model if model is not None and not isinstance(model, str) else self.model_name,
-            query_prompt=prompt or None,
+        self._encoder = instructed_encoder(
+            self.model_name if model is None or isinstance(model, str) else model,
             task=self.task,
+            query_prompt=self.query_prompt,
             dimension=self.dimension,
             batch_size=self.batch_size,
             device=self.device,

@@ -33,6 +33,8 @@ __all__ = [
     "RegexTokenizer",
     "SentenceTransformerEncoder",
     "Tokenizer",
+    "instructed_encoder",
+    "model_label",
     "normalize_rows",
     "qwen3_query_prompt",
     "resolve_encoder",
@@ -350,6 +352,44 @@ class LlamaIndexEmbeddingEncoder:
         if not items:
             return np.zeros((0, 0), dtype=np.float32)
         return normalize_rows([self.embed_model.get_query_embedding(t) for t in items])
+
+
+def model_label(model: Any) -> str:
+    """A readable name for a model given as a name, a folder or a built object."""
+    if isinstance(model, str):
+        return model
+    name = getattr(model, "model_name", None) or getattr(model, "name_or_path", None)
+    return str(name or type(model).__name__)
+
+
+def instructed_encoder(
+    model: Any = DEFAULT_EMBEDDING_MODEL,
+    *,
+    task: str = DEFAULT_QWEN3_TASK,
+    query_prompt: str | None = None,
+    dimension: int | None = None,
+    batch_size: int = 32,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> Encoder:
+    """The encoder behind the ``Qwen3Embedding(s)`` adapters.
+
+    An :class:`Encoder` is used as it is. Anything else becomes a
+    :class:`SentenceTransformerEncoder` whose queries always carry an instruction:
+    ``query_prompt=None`` builds the Qwen3 one from ``task``, ``""`` turns it off.
+    """
+    if not isinstance(model, str) and isinstance(model, Encoder):
+        return model
+    prompt = qwen3_query_prompt(task) if query_prompt is None else query_prompt
+    return SentenceTransformerEncoder(
+        model,
+        query_prompt=prompt or None,
+        task=task,
+        dimension=dimension,
+        batch_size=batch_size,
+        device=device,
+        trust_remote_code=trust_remote_code,
+    )
 
 
 def resolve_encoder(model: Any = None) -> Encoder:
