@@ -302,7 +302,10 @@ class SemanticChunker:
     def _fill_similarities(self, docs: Sequence[_Doc]) -> None:
         """Embed each distinct window once, batch by batch, keeping only similarities."""
         cache: dict[tuple[int, int, int], np.ndarray] = {}
-        gaps_per_batch = max(1, self.batch_size // 2)
+        # Past the first block each gap adds about one new window (a right window comes
+        # back as a left window b + 1 gaps later); a block of g gaps needs at most
+        # g + b + 1 windows, so calls stay within batch_size and are nearly full.
+        gaps_per_batch = max(1, self.batch_size - self.buffer_size - 1)
         tasks = self._gap_tasks(docs)
         while True:
             block = list(_take(tasks, gaps_per_batch))

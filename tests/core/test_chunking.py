@@ -266,6 +266,20 @@ def test_each_window_is_embedded_once_in_one_batched_call() -> None:
         assert len(embedded) == len(lefts | rights)
 
 
+@pytest.mark.parametrize("buffer_size", [0, 1, 3])
+@pytest.mark.parametrize("batch_size", [8, 13])
+def test_small_batches_stay_within_the_batch_and_never_embed_a_window_twice(
+    buffer_size: int, batch_size: int
+) -> None:
+    docs = [" ".join(f"Doc {d} line {i}." for i in range(n)) for d, n in enumerate([40, 1, 7])]
+    enc = HashEncoder()
+    chunker = SemanticChunker(enc, buffer_size=buffer_size, batch_size=batch_size)
+    chunker.split_texts(docs)
+    embedded = [t for call in enc.calls for t in call]
+    assert max(len(call) for call in enc.calls) <= batch_size
+    assert len(embedded) == len(set(embedded))
+
+
 def test_windows_compare_before_the_gap_with_after_it() -> None:
     text = "A0. A1. A2. B0. B1. B2."
     enc = HashEncoder()
