@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from manifold_core.encoders import Encoder, Tokenizer, resolve_encoder, tokenizer_for
-from manifold_core.sentences import SentenceSplitter, split_sentences
+from manifold_core.sentences import SentenceSplitter, split_sentences, trim_span
 
 __all__ = ["BREAKPOINT_RULES", "DEFAULT_THRESHOLDS", "Chunk", "SemanticChunker"]
 
@@ -244,7 +244,7 @@ class SemanticChunker:
                 cursor = m.end()
         if cursor < end:
             clauses.append((cursor, end))
-        clauses = [c for c in (_trim(text, s, e) for s, e in clauses) if c]
+        clauses = [c for c in (trim_span(text, s, e) for s, e in clauses) if c]
         counts = self._count_spans(text, clauses)
         pieces: list[tuple[int, int]] = []
         current: tuple[int, int] | None = None
@@ -277,7 +277,7 @@ class SemanticChunker:
             j = min(i + self.max_tokens, len(token_spans))
             # Re-tokenising a piece can differ at its edges: shrink until it truly fits.
             while True:
-                piece = _trim(text, token_spans[i][0], token_spans[j - 1][1])
+                piece = trim_span(text, token_spans[i][0], token_spans[j - 1][1])
                 if piece is None or j - i == 1:
                     break
                 if self._count_spans(text, [piece])[0] <= self.max_tokens:
@@ -444,14 +444,6 @@ def _take(iterator: Iterator[tuple[int, int]], n: int) -> Iterable[tuple[int, in
             yield next(iterator)
         except StopIteration:
             return
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if end > start else None
 
 
 def _validate_threshold(rule: str, t: float) -> None:

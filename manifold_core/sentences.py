@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["SentenceSpan", "SentenceSplitter", "split_sentences"]
+__all__ = ["SentenceSpan", "SentenceSplitter", "split_sentences", "trim_span"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     return True
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` shrunk past surrounding white space; ``None`` if nothing is left."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -149,11 +150,11 @@ def _default_spans(text: str) -> list[tuple[int, int]]:
         cursor = line_start
         for match in _TERMINATOR.finditer(text, line_start, line_end):
             if _is_boundary(text[:line_end], match):
-                span = _trim(text, cursor, match.end())
+                span = trim_span(text, cursor, match.end())
                 if span:
                     spans.append(span)
                 cursor = match.end()
-        span = _trim(text, cursor, line_end)
+        span = trim_span(text, cursor, line_end)
         if span:
             spans.append(span)
         line_start = line_end
@@ -185,11 +186,11 @@ def _spans_from_regex(text: str, pattern: re.Pattern[str]) -> list[tuple[int, in
     for match in pattern.finditer(text):
         if match.end() <= cursor:
             continue
-        span = _trim(text, cursor, match.end())
+        span = trim_span(text, cursor, match.end())
         if span:
             spans.append(span)
         cursor = match.end()
-    span = _trim(text, cursor, len(text))
+    span = trim_span(text, cursor, len(text))
     if span:
         spans.append(span)
     return spans
@@ -205,7 +206,7 @@ def _validate_spans(text: str, raw: Iterable[tuple[int, int]]) -> list[tuple[int
                 f"the sentence splitter returned span ({start}, {end}); spans must be in "
                 f"order, not overlap, and lie within the text (length {len(text)})"
             )
-        trimmed = _trim(text, start, end)
+        trimmed = trim_span(text, start, end)
         if trimmed:
             spans.append(trimmed)
         last_end = end
