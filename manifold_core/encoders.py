@@ -222,10 +222,16 @@ class SentenceTransformerEncoder:
         if isinstance(model, str):
             from sentence_transformers import SentenceTransformer
 
+            from manifold_core.packaged import is_packaged, load_error, packaged_folder
+
             self.model_name = model
-            self.model = SentenceTransformer(
-                model, device=device, trust_remote_code=trust_remote_code
-            )
+            path = packaged_folder(model, "embedding") if is_packaged(model) else model
+            try:
+                self.model = SentenceTransformer(
+                    path, device=device, trust_remote_code=trust_remote_code
+                )
+            except (OSError, ValueError) as exc:
+                raise load_error(model, exc) from exc
         else:
             self.model = model
             self.model_name = str(getattr(model, "name_or_path", None) or type(model).__name__)
@@ -380,6 +386,8 @@ def instructed_encoder(
     """
     if not isinstance(model, str) and isinstance(model, Encoder):
         return model
+    if isinstance(model, str) and model.lower() == "pkg:multilingual-use":
+        return resolve_encoder(model)  # not a sentence-transformers model; no instruction
     prompt = qwen3_query_prompt(task) if query_prompt is None else query_prompt
     return SentenceTransformerEncoder(
         model,
@@ -395,14 +403,17 @@ def instructed_encoder(
 def resolve_encoder(model: Any = None) -> Encoder:
     """Turn what a user passes as a model into an :class:`Encoder`.
 
-    Accepts ``None`` (the default Qwen3 model), a Hub name or local folder, an
+    Accepts ``None`` (the default Qwen3 model), a Hub name or local folder, a packaged
+    model (``pkg:all-MiniLM-L6-v2``, see :mod:`manifold_core.packaged`), an
     :class:`Encoder`, a ``SentenceTransformer``, a LangChain ``Embeddings`` or a
     LlamaIndex ``BaseEmbedding``.
     """
     if model is None:
         return SentenceTransformerEncoder(DEFAULT_EMBEDDING_MODEL)
     if isinstance(model, str):
-        return SentenceTransformerEncoder(model)
+        from manifold_core.packaged import is_packaged, packaged_encoder
+
+        return packaged_encoder(model) if is_packaged(model) else SentenceTransformerEncoder(model)
     if isinstance(model, Encoder):
         return model
     if hasattr(model, "get_text_embedding_batch") and hasattr(model, "get_query_embedding"):

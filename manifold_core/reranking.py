@@ -421,16 +421,26 @@ class Qwen3Reranker(BaseReranker):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
+            from manifold_core.packaged import ModelLoadError, is_packaged, load_error
+
             name = str(model)
+            if is_packaged(name):
+                raise ModelLoadError(
+                    f"no Qwen3-Reranker ships in a pip package ({name!r}); pass a Hub name or "
+                    "a local folder, or use CrossEncoderReranker('pkg:ms-marco-MiniLM-L-12-v2')"
+                )
             resolved = resolve_device(device)
             torch_dtype = _as_dtype(dtype) if dtype is not None else _default_dtype(resolved)
-            if tokenizer is None:
-                tokenizer = AutoTokenizer.from_pretrained(
-                    name, padding_side="left", trust_remote_code=trust_remote_code
+            try:
+                if tokenizer is None:
+                    tokenizer = AutoTokenizer.from_pretrained(
+                        name, padding_side="left", trust_remote_code=trust_remote_code
+                    )
+                loaded: Any = AutoModelForCausalLM.from_pretrained(
+                    name, trust_remote_code=trust_remote_code, **_dtype_kwarg(torch_dtype)
                 )
-            loaded: Any = AutoModelForCausalLM.from_pretrained(
-                name, trust_remote_code=trust_remote_code, **_dtype_kwarg(torch_dtype)
-            )
+            except (OSError, ValueError) as exc:
+                raise load_error(name, exc) from exc
             model = loaded.to(resolved)
             self.model_name = name
         else:
@@ -607,13 +617,20 @@ class CrossEncoderReranker(BaseReranker):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from sentence_transformers import CrossEncoder
 
+            from manifold_core.packaged import is_packaged, load_error, packaged_folder
+
             self.model_name = str(model)
-            model = CrossEncoder(
-                self.model_name,
-                max_length=max_length,
-                device=device,
-                trust_remote_code=trust_remote_code,
+            path = (
+                packaged_folder(self.model_name, "reranker")
+                if is_packaged(self.model_name)
+                else self.model_name
             )
+            try:
+                model = CrossEncoder(
+                    path, max_length=max_length, device=device, trust_remote_code=trust_remote_code
+                )
+            except (OSError, ValueError) as exc:
+                raise load_error(self.model_name, exc) from exc
         else:
             if not hasattr(model, "predict"):
                 raise TypeError(

@@ -11,6 +11,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Converted packaged models (pkg:ms-marco-...) are cached in the repository, not in ~/.cache.
+os.environ.setdefault(
+    "MANIFOLD_CACHE_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".bench_cache")
+)
 
 from typing import Any
 

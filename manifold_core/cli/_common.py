@@ -1,0 +1,89 @@
+"""What every command shares: consoles, one-line errors, model loading.
+
+A command wraps its body in :func:`cli_errors`: the errors a user can cause (a missing
+path, bad JSON, a model that cannot be loaded, an out-of-range option) become one red
+line on stderr and exit code 2, never a traceback. Anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+__all__ = [
+    "DEFAULT_EMBEDDING",
+    "DEFAULT_RERANKER",
+    "CliError",
+    "cli_errors",
+    "console",
+    "err_console",
+    "fail",
+    "load_encoder",
+    "load_reranker",
+]
+
+# Environment variables override the Qwen3 defaults of the seed article.
+DEFAULT_EMBEDDING = os.environ.get("MANIFOLD_EMBEDDING_MODEL", "Qwen/Qwen3-Embedding-0.6B")
+DEFAULT_RERANKER = os.environ.get("MANIFOLD_RERANKER_MODEL", "Qwen/Qwen3-Reranker-0.6B")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with one line on stderr and exit code 2."""
+    raise CliError(message)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn user errors raised inside the block into one line and exit code 2."""
+    from manifold_core.packaged import ModelLoadError
+
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    try:
+        yield
+    except (CliError, ModelLoadError, ValueError, TypeError, FileNotFoundError) as exc:
+        message = str(exc) or type(exc).__name__
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def load_encoder(model: str) -> Any:
+    """An encoder for a Hub name, a folder or a ``pkg:`` name (ModelLoadError otherwise)."""
+    from manifold_core.encoders import resolve_encoder
+    from manifold_core.packaged import load_error
+
+    try:
+        return resolve_encoder(model)
+    except (OSError, ValueError) as exc:
+        raise load_error(model, exc) from exc
+
+
+def load_reranker(model: str) -> Any:
+    """A reranker: ``Qwen3Reranker`` for Qwen3-Reranker names, else a cross-encoder."""
+    from manifold_core.packaged import is_packaged
+    from manifold_core.reranking import CrossEncoderReranker, Qwen3Reranker
+
+    if not is_packaged(model) and "qwen3-reranker" in model.lower():
+        return Qwen3Reranker(model)
+    if not is_packaged(model) and os.path.isdir(model):
+        config = os.path.join(model, "config.json")
+        if os.path.exists(config):
+            with open(config, encoding="utf-8") as fh:
+                if "Qwen3ForCausalLM" in fh.read():
+                    return Qwen3Reranker(model)
+    return CrossEncoderReranker(model)

