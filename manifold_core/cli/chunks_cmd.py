@@ -109,7 +109,7 @@ def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
     table = Table(title=f"{file}: {len(profile.chunks)} chunks", title_justify="left")
     headers = ("#", "chars", "tokens", "sim", "cut")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    for i, (header, width) in enumerate(zip(headers, widths, strict=True)):
+    for header, width in zip(headers, widths, strict=True):
         justify = "left" if header == "cut" else "right"
         table.add_column(header, justify=justify, no_wrap=True, min_width=width)
     # The numbers keep their width; the text preview takes what is left of the line
