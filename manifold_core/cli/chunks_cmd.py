@@ -110,8 +110,9 @@ def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
     headers = ("#", "chars", "tokens", "sim", "cut")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     for header, width in zip(headers, widths, strict=True):
-        justify = "left" if header == "cut" else "right"
-        table.add_column(header, justify=justify, no_wrap=True, min_width=width)
+        table.add_column(
+            header, justify="left" if header == "cut" else "right", no_wrap=True, min_width=width
+        )
     # The numbers keep their width; the text preview takes what is left of the line
     # (each column adds a border and two spaces of padding).
     text_width = max(10, console.width - sum(widths) - 3 * (len(headers) + 1) - 1)
