@@ -1,23 +1,23 @@
-"""SciFact (BEIR layout) loading, nDCG@10, and an on-disk cache of corpus embeddings.
+"""SciFact (BEIR layout) for the benchmarks: loading, nDCG@k, and a corpus-embedding cache.
 
-Shared by the quality test (`tests/core/test_retrieval_quality.py`) and
-`benchmarks/retrieval.py --scifact`, so the minutes-long corpus embedding runs once.
-The cache lives in `.bench_cache/` (git-ignored), keyed by model name and a hash of the
-corpus texts, stored with `np.save(allow_pickle=False)`.
+Loading and metrics are :mod:`manifold_core.evaluation`'s (``ir-measures``); this module
+adapts them to the dicts the scripts use. Shared by the quality test
+(`tests/core/test_retrieval_quality.py`) and `benchmarks/retrieval.py --scifact`, so the
+minutes-long corpus embedding runs once. The cache lives in `.bench_cache/` (git-ignored),
+keyed by model name and a hash of the corpus texts, stored with `np.save(allow_pickle=False)`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from manifold_core import evaluation
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("MANIFOLD_BENCH_CACHE", REPO_ROOT / ".bench_cache"))
@@ -32,43 +32,21 @@ def data_dir() -> Path:
 def load_beir(
     name: str = "scifact", split: str = "test"
 ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
-    """Return ``(corpus id -> "title. text", query id -> text, qrels)`` for ``split``."""
-    root = data_dir() / name
-    corpus: dict[str, str] = {}
-    with gzip.open(root / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            title = (row.get("title") or "").strip()
-            corpus[str(row["_id"])] = f"{title}. {row['text']}" if title else row["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with open(root / "qrels" / f"{split}.tsv", encoding="utf-8") as fh:
-        next(fh)
-        for line in fh:
-            qid, did, score = line.rstrip("\n").split("\t")
-            if int(score) > 0:
-                qrels.setdefault(qid, {})[did] = int(score)
-    queries: dict[str, str] = {}
-    with gzip.open(root / "queries.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if str(row["_id"]) in qrels:
-                queries[str(row["_id"])] = row["text"]
-    return corpus, queries, qrels
+    """``(corpus id -> "title\\ntext", query id -> text, qrels)`` of ``data_dir()/name``.
 
-
-def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
-    """nDCG@k with graded gains (BEIR's definition: gain = rel, discount log2(rank+1))."""
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
+    A thin wrapper over :func:`manifold_core.evaluation.load_beir` (the one loader), kept
+    for the benchmarks and tests that take the three dicts.
+    """
+    data = evaluation.load_beir(data_dir() / name, split)
+    return data.corpus, data.queries, data.qrels
 
 
 def mean_ndcg(
     run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], k: int = 10
 ) -> float:
-    """Mean nDCG@k over the queries of ``qrels``."""
-    return float(np.mean([ndcg_at_k(run.get(q, []), rel, k) for q, rel in qrels.items()]))
+    """Mean nDCG@k over the queries of ``qrels`` (``ir-measures``, via the core)."""
+    name = f"nDCG@{k}"
+    return evaluation.score_run(qrels, run, {name: name})[name]
 
 
 def cached_embeddings(
