@@ -1,0 +1,236 @@
+"""``manifold query``: hybrid search (and optional reranking) over an ingested index.
+
+The index is opened with :func:`manifold_core.ingest.open_index` (its manifest names
+the embedding model), searched with :class:`manifold_core.retrieval.HybridRetriever`
+(one filter for the dense and the lexical side) and, with ``--rerank``, the candidates
+are reordered by a cross-encoder. Output is a rich table or, with ``--json``, a JSON list.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from manifold_core.cli._app import app
+from manifold_core.cli._common import (
+    DEFAULT_EMBEDDING,
+    DEFAULT_RERANKER,
+    cli_errors,
+    console,
+    err_console,
+    fail,
+    load_encoder,
+    load_reranker,
+)
+
+__all__ = ["parse_filter", "query"]
+
+_SNIPPET = 160
+
+
+def parse_filter(text: str | None) -> dict[str, Any] | None:
+    """The ``--filter`` JSON as a Chroma-style ``where`` dict (``None`` when not given).
+
+    Invalid JSON is reported with the position where parsing failed; an expression that
+    Chroma cannot run (unknown operator, wrong operand type) with the offending part.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        where = json.loads(text)
+    except json.JSONDecodeError as exc:
+        near = text[max(exc.pos - 10, 0) : exc.pos + 10]
+        fail(
+            f"--filter is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+            f'(near {near!r}); write it like \'{{"brand": "BMW"}}\''
+        )
+    if not isinstance(where, dict):
+        fail(f'--filter must be a JSON object such as \'{{"year": {{"$gte": 2023}}}}\', got {text}')
+    from manifold_core.store import as_filter
+
+    try:
+        as_filter(where)
+    except ValueError as exc:
+        fail(f"--filter {text}: {exc}")
+    return where
+
+
+def _snippet(text: str, width: int = _SNIPPET) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _source_label(meta: dict[str, Any]) -> str:
+    name = str(meta.get("file_name") or meta.get("source") or "?")
+    if "doc_id" in meta:
+        return f"{name} #{meta['doc_id']}"
+    if "line" in meta:
+        return f"{name}:{meta['line']}"
+    return name
+
+
+def _num(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+@app.command("query")
+def query(
+    text: Annotated[str, typer.Argument(help="The search text.", show_default=False)],
+    index: Annotated[
+        Path,
+        typer.Option(
+            "--index", "-i", help="Index directory made by `manifold ingest`.", metavar="DIR"
+        ),
+    ],
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of results.")] = 5,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help=(
+                'Metadata filter, a Chroma where dict in JSON: \'{"brand": "BMW"}\', '
+                '\'{"year": {"$gte": 2023}}\'; applied to the dense and the BM25 side.'
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    rerank: Annotated[
+        bool, typer.Option("--rerank", help="Rerank the candidates with a cross-encoder.")
+    ] = False,
+    reranker: Annotated[
+        str | None,
+        typer.Option(
+            "--reranker",
+            help=f"Reranking model (implies --rerank). Default {DEFAULT_RERANKER}.",
+            show_default=False,
+        ),
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", help="Hits retrieved for the reranker to reorder.")
+    ] = 20,
+    fusion: Annotated[
+        str,
+        typer.Option("--fusion", help="rrf, relative_score, dbsf or weighted."),
+    ] = "rrf",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Embedding model; default (and only choice): the one the index was built with.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list instead of a table.")
+    ] = False,
+) -> None:
+    """Search an index: dense + BM25 under one filter, fused, optionally reranked."""
+    with cli_errors():
+        if k <= 0:
+            fail(f"--k must be a positive number, got {k}")
+        if candidates <= 0:
+            fail(f"--candidates must be a positive number, got {candidates}")
+        if not text.strip():
+            fail("the query text is empty")
+        from manifold_core.fusion import validate_fusion
+
+        validate_fusion(fusion)
+        where = parse_filter(filter)
+        use_reranker = rerank or reranker is not None
+
+        from manifold_core.ingest import open_index
+        from manifold_core.retrieval import HybridRetriever
+
+        with err_console.status("Loading the index and its model…"):
+            store, _ = open_index(
+                index, model=model, default_model=DEFAULT_EMBEDDING, load_encoder=load_encoder
+            )
+        n = max(candidates, k) if use_reranker else k
+        retriever = HybridRetriever(store, k=n, fetch_k=max(50, n), fusion=fusion)
+        hits = retriever.search(text, k=n, filter=where)
+        rows: list[dict[str, Any]] = []
+        if use_reranker and hits:
+            spec = reranker or DEFAULT_RERANKER
+            with err_console.status(f"Reranking {len(hits)} candidates with {spec}…"):
+                ranked = load_reranker(spec).rerank(text, hits, top_n=k)
+            for r in ranked:
+                rows.append(_row(r.item, r.score, r.index + 1))
+        else:
+            rows = [_row(h, None, i + 1) for i, h in enumerate(hits[:k])]
+        for i, row in enumerate(rows, start=1):
+            row["rank"] = i
+        if as_json:
+            typer.echo(json.dumps([_json_row(r, use_reranker) for r in rows], ensure_ascii=False))
+        else:
+            _print_table(text, rows, use_reranker)
+
+
+def _row(hit: Any, rerank_score: float | None, retrieval_rank: int) -> dict[str, Any]:
+    return {
+        "hit": hit,
+        "rerank": rerank_score,
+        "retrieval_rank": retrieval_rank,
+    }
+
+
+def _json_row(row: dict[str, Any], reranked: bool) -> dict[str, Any]:
+    hit = row["hit"]
+    scores: dict[str, Any] = {
+        "fused": hit.score,
+        "dense": hit.dense_score,
+        "lexical": hit.lexical_score,
+    }
+    ranks: dict[str, Any] = {
+        "fused": row["retrieval_rank"],
+        "dense": hit.dense_rank,
+        "lexical": hit.lexical_rank,
+    }
+    if reranked:
+        scores["rerank"] = row["rerank"]
+    return {
+        "rank": row["rank"],
+        "id": hit.id,
+        "text": hit.text,
+        "metadata": hit.metadata,
+        "scores": scores,
+        "ranks": ranks,
+    }
+
+
+def _print_table(text: str, rows: list[dict[str, Any]], reranked: bool) -> None:
+    from rich.table import Table
+
+    if not rows:
+        console.print(f"No results for {text!r}.", highlight=False)
+        return
+    table = Table(title=f"Results for {text!r}", title_justify="left", expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    if reranked:
+        table.add_column("rerank", justify="right", no_wrap=True, style="bold")
+    table.add_column("fused", justify="right", no_wrap=True, style=None if reranked else "bold")
+    table.add_column("dense", justify="right", no_wrap=True)
+    table.add_column("bm25", justify="right", no_wrap=True)
+    table.add_column("source", overflow="fold", max_width=28, style="cyan")
+    table.add_column("text", ratio=1)
+    for row in rows:
+        hit = row["hit"]
+        cells = [str(row["rank"])]
+        if reranked:
+            cells.append(_num(row["rerank"], 3))
+        cells += [
+            _num(hit.score, 4),
+            _num(hit.dense_score, 3),
+            _num(hit.lexical_score, 2),
+            _source_label(hit.metadata),
+            _snippet(hit.text),
+        ]
+        table.add_row(*cells)
+    console.print(table)
