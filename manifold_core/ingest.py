@@ -890,7 +890,7 @@ def run_ingest(
             collection_name=manifest.collection if manifest else DEFAULT_COLLECTION,
             lexical_variant=manifest.lexical_variant if manifest else "lucene",  # type: ignore[arg-type]
         )
-        plan = plan_write(store, chunks, vectors, {d.source for d in documents})
+        plan = plan_write(store, chunks, vectors, {f.as_posix() for f in files})
         apply_write(store, plan)
         total = store.count()
         now = _now()

@@ -187,7 +187,7 @@ def _print_report(report: Any) -> None:
     verb = "Created" if report.created else "Updated"
     console.print(
         f"[bold green]{verb}[/] index [bold]{report.index_dir}[/] in {report.seconds:.1f} s: "
-        f"{report.documents:,} documents from {report.files:,} files, "
+        f"{_plural(report.documents, 'document')} from {_plural(report.files, 'file')}, "
         f"{report.chunks:,} chunks, {report.tokens:,} tokens",
         highlight=False,
     )
@@ -197,3 +197,7 @@ def _print_report(report: Any) -> None:
         highlight=False,
     )
     console.print(f"  model {report.model}; chunker: {how}", highlight=False)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")

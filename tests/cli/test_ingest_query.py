@@ -187,14 +187,18 @@ def test_a_shorter_file_loses_its_stale_chunks(index_copy: Path, tmp_path: Path)
     ok("ingest", docs, "--index", index_copy)  # a second folder: new sources, new chunks
     total = count(index_copy)
     solar = docs / "solar.md"
-    old = [r.id for r in HybridStore(None, path=index_copy).iter_records({"source": str(solar)})]
-    assert len(old) >= 2
+    bread = docs / "notes" / "bread.txt"
+    store = HybridStore(None, path=index_copy)
+    old = [r.id for r in store.iter_records({"source": str(solar)})]
+    old_bread = [r.id for r in store.iter_records({"source": str(bread)})]
+    assert len(old) >= 2 and len(old_bread) >= 1
     solar.write_text("Solar panels are now one short sentence.\n", encoding="utf-8")
     cars = docs / "cars.jsonl"
     cars.write_text(json.dumps(CARS[0]) + "\n", encoding="utf-8")  # two records removed
-    result = ok("ingest", solar, cars, "--index", index_copy)
-    assert count(index_copy) == total - len(old) + 1 - 2
-    assert f"{len(old) - 1 + 2} stale deleted" in result.stdout
+    bread.write_text("\n", encoding="utf-8")  # emptied: all its chunks go
+    result = ok("ingest", solar, cars, bread, "--index", index_copy)
+    assert count(index_copy) == total - len(old) + 1 - 2 - len(old_bread)
+    assert f"{len(old) - 1 + 2 + len(old_bread)} stale deleted" in result.stdout
     fresh = HybridStore(None, path=index_copy)
     assert [r.text for r in fresh.iter_records({"source": str(solar)})] == [
         "Solar panels are now one short sentence."
