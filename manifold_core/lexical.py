@@ -24,6 +24,7 @@ immutable snapshot, so searches never wait for a writer and never see half an up
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -67,6 +68,9 @@ def _jieba() -> Any:
     if not _jieba_ready:
         with _jieba_lock:
             if not _jieba_ready:
+                # jieba logs its dictionary build at DEBUG to stderr; keep that out of
+                # users' terminals unless they lower the "jieba" logger's level themselves.
+                jieba.setLogLevel(max(logging.getLogger("jieba").level, logging.INFO))
                 jieba.initialize()
                 _jieba_ready = True
     return jieba

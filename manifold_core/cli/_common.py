@@ -51,6 +51,9 @@ def cli_errors() -> Iterator[None]:
     from manifold_core.packaged import ModelLoadError
 
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    # Model loading bars (transformers' "Loading weights") would drown our own progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         yield
     except (CliError, ModelLoadError, ValueError, TypeError, FileNotFoundError) as exc:
