@@ -7,12 +7,14 @@ real Qwen3 tokenizer (the real scoring path, random weights).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import REPO_ROOT, tiny_qwen3_config
+from markdown_runner import prepare_workdir, run_page
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -50,3 +52,23 @@ def test_framework_example_runs(framework: str, minilm_path: str, tiny_reranker_
     )
     assert code != block
     exec(compile(code, f"README.md ({framework} example)", "exec"), {})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_main_job_commands_produce_a_table_and_a_png(tmp_path: Path) -> None:
+    """The README's ``manifold`` commands run offline, as written, in a fresh folder."""
+    main_job = [b for b in _blocks("bash")[1:] if "manifold " in b]
+    assert main_job, "the README shows no manifold command"
+    commands = [line for b in main_job for line in b.splitlines() if line.startswith("manifold ")]
+    assert {c.split()[1] for c in commands} >= {"ingest", "query", "eval"}
+    page = tmp_path / "readme-main-job.md"
+    page.write_text("".join(f"```bash\n{b}```\n\n" for b in main_job), encoding="utf-8")
+    workdir = prepare_workdir(tmp_path / "reader")
+    run = run_page(page, workdir)
+    assert all("shell: ran" in line for line in run.log if "manifold" in line), run.log
+    report = json.loads((workdir / "manifold-eval.json").read_text(encoding="utf-8"))
+    assert "hybrid+rerank" in json.dumps(report)
+    png = (workdir / "manifold-eval.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert (workdir / "demo-index" / "manifold-index.json").exists()
