@@ -59,6 +59,10 @@ def _check_plot_path(plot: Path) -> None:
         fail(f"--plot {plot}: the folder {parent} does not exist")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _preview(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
@@ -106,7 +110,8 @@ def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
         kind = "" if c.index == 0 else profile.cut_kind(profile.boundaries[c.index - 1]) or ""
         sim = "" if c.boundary_similarity is None else f"{c.boundary_similarity:.3f}"
         rows.append((str(c.index), f"{c.start}-{c.end}", str(c.token_count), sim, kind))
-    table = Table(title=f"{file}: {len(profile.chunks)} chunks", title_justify="left")
+    n = len(profile.chunks)
+    table = Table(title=f"{file}: {n} chunk{'s' if n != 1 else ''}", title_justify="left")
     headers = ("#", "chars", "tokens", "sim", "cut")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     for header, width in zip(headers, widths, strict=True):
@@ -126,7 +131,8 @@ def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
         else profile.cutoff_label
     )
     console.print(
-        f"{len(profile.units)} sentences, {len(profile.sims)} gaps; model {model}; "
+        f"{_plural(len(profile.units), 'sentence')}, {_plural(len(profile.sims), 'gap')}; "
+        f"model {model}; "
         f"rule {profile.rule} (threshold {profile.threshold:g}); {cutoff}; "
         f"{len(profile.semantic_cuts)} semantic cuts, {len(profile.size_cuts)} size-limit "
         f"cuts, {len(profile.merged_gaps)} rule cuts merged away",
