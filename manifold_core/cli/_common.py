@@ -65,11 +65,38 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _go_offline_if_hub_unreachable(model: str) -> None:
+    """Switch the Hub client to offline mode when a Hub name is asked for and it is unreachable.
+
+    Without this, huggingface_hub retries for about 90 s, printing warnings, before
+    failing; offline, a model already in the local cache loads at once and a missing one
+    fails at once with :func:`manifold_core.packaged.load_error`'s one line.
+    """
+    import socket
+    import sys
+    from urllib.parse import urlsplit
+
+    from manifold_core.packaged import is_packaged
+
+    if is_packaged(model) or os.path.exists(model) or os.environ.get("HF_HUB_OFFLINE"):
+        return
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout=3).close()
+    except OSError:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        constants = sys.modules.get("huggingface_hub.constants")
+        if constants is not None:
+            constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
+
+
 def load_encoder(model: str) -> Any:
     """An encoder for a Hub name, a folder or a ``pkg:`` name (ModelLoadError otherwise)."""
     from manifold_core.encoders import resolve_encoder
     from manifold_core.packaged import load_error
 
+    _go_offline_if_hub_unreachable(model)
     try:
         return resolve_encoder(model)
     except (OSError, ValueError) as exc:
@@ -81,6 +108,7 @@ def load_reranker(model: str) -> Any:
     from manifold_core.packaged import is_packaged
     from manifold_core.reranking import CrossEncoderReranker, Qwen3Reranker
 
+    _go_offline_if_hub_unreachable(model)
     if not is_packaged(model) and "qwen3-reranker" in model.lower():
         return Qwen3Reranker(model)
     if not is_packaged(model) and os.path.isdir(model):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from helpers import REPO_ROOT
 from typer.testing import CliRunner
 
@@ -39,3 +41,35 @@ def test_models_lists_the_packaged_models_as_installed() -> None:
 def test_unknown_command_fails() -> None:
     result = CliRunner().invoke(app, ["frobnicate"])
     assert result.exit_code != 0
+
+
+def _hub_reachable() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_hub_reachable(), reason="needs a machine without Hub access")
+def test_hub_name_without_hub_fails_fast_with_one_line(tmp_path: Path) -> None:
+    """Without HF_HUB_OFFLINE, an unreachable Hub gives one line, not 90 s of retries."""
+    text = tmp_path / "a.txt"
+    text.write_text("One sentence here. Another one there.", encoding="utf-8")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    }
+    started = time.monotonic()
+    out = subprocess.run(
+        [str(BIN / "manifold"), "chunks", str(text), "--model", "Qwen/Qwen3-Embedding-0.6B"],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "400"},
+        timeout=120,
+    )
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "could not load model 'Qwen/Qwen3-Embedding-0.6B'" in lines[0]
+    assert time.monotonic() - started < 60
