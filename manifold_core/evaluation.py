@@ -635,9 +635,9 @@ def plot_report(report: EvaluationReport, path: str | Path) -> Path:
         bars = quality.bar(x + (i - (len(names) - 1) / 2) * width, values, width, label=name)
         quality.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
     quality.set_xticks(x, metrics)
-    quality.set_ylim(0, 1.08)
+    quality.set_ylim(0, 1.16)
     quality.set_ylabel("score")
-    quality.legend(loc="lower right", fontsize=8)
+    quality.legend(loc="upper center", ncols=len(names), fontsize=8, frameon=False)
     quality.set_title(
         f"{report.dataset} ({report.split}): {report.n_queries} queries, "
         f"{report.n_documents} documents",
@@ -647,14 +647,13 @@ def plot_report(report: EvaluationReport, path: str | Path) -> Path:
     p95 = [report.pipelines[n].latency_ms_p95 for n in names]
     colors = [f"C{i}" for i in range(len(names))]
     pos = np.arange(len(names))
-    speed.bar(pos, means, 0.6, color=colors, label="mean")
-    speed.scatter(pos, p95, marker="_", s=400, color="black", label="p95", zorder=3)
+    speed.bar(pos, means, 0.6, color=colors)
+    speed.scatter(pos, p95, marker="_", s=400, color="black", zorder=3)
     speed.set_xticks(pos, names, rotation=20, fontsize=8)
     speed.set_ylabel("ms per query")
     if max(p95) > 0 and max(p95) / max(min(means), 1e-3) > 50:
         speed.set_yscale("log")
-    speed.legend(fontsize=8)
-    speed.set_title("latency", fontsize=10)
+    speed.set_title("latency: mean (bar), p95 (line)", fontsize=10)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png")
