@@ -34,6 +34,12 @@ _EXPORTS = {
     "Reranker": "manifold_core.reranking",
     "Qwen3Reranker": "manifold_core.reranking",
     "CrossEncoderReranker": "manifold_core.reranking",
+    # models that ship in pip packages
+    "ModelLoadError": "manifold_core.packaged",
+    # evaluation
+    "load_beir": "manifold_core.evaluation",
+    "evaluate": "manifold_core.evaluation",
+    "EvaluationReport": "manifold_core.evaluation",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from manifold_core.cli._app import app
 
-# Importing the command modules registers their commands on ``app``.
-from manifold_core.cli import models_cmd  # noqa: F401  isort: skip
-
-for _name in ("ingest_cmd", "query_cmd", "eval_cmd", "chunks_cmd"):
-    try:
-        __import__(f"manifold_core.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a command still being written
-        if _exc.name != f"manifold_core.cli.{_name}":
-            raise
+# Importing the command modules registers their commands on ``app``, in help order.
+from manifold_core.cli import (  # noqa: F401  isort: skip
+    ingest_cmd,
+    query_cmd,
+    eval_cmd,
+    chunks_cmd,
+    models_cmd,
+)
 
 __all__ = ["app", "main"]
 

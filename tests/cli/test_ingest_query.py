@@ -9,13 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO_ROOT
 from typer.testing import CliRunner, Result
 
 from manifold_core.cli import app
@@ -332,20 +329,3 @@ def test_another_tool_s_directory_is_refused(corpus: Path, tmp_path: Path) -> No
     one_line_error(run("query", "sun", "--index", foreign), "not a manifold index")
     one_line_error(run("query", "sun", "--index", tmp_path / "none"), "no index at")
     assert not (foreign / MANIFEST_NAME).exists()
-
-
-def test_help_does_not_import_heavy_libraries() -> None:
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from manifold_core.cli import app\n"
-        "for argv in (['--help'], ['ingest', '--help'], ['query', '--help']):\n"
-        "    r = CliRunner().invoke(app, argv)\n"
-        "    assert r.exit_code == 0, r.output\n"
-        "heavy = ('torch', 'sentence_transformers', 'chromadb', 'transformers')\n"
-        "print(','.join(sorted(m for m in heavy if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
-    )
-    assert out.stdout.strip() == ""

@@ -30,6 +30,26 @@ def test_console_script_and_module_list_the_commands() -> None:
             assert command in out.stdout, (argv, command)
 
 
+def test_help_of_every_command_imports_no_heavy_library() -> None:
+    """``--help`` must stay instant: torch, chromadb and friends load inside the commands."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from manifold_core.cli import app\n"
+        "for argv in (['--help'], *([c, '--help'] for c in "
+        "('ingest', 'query', 'eval', 'chunks', 'models'))):\n"
+        "    r = CliRunner().invoke(app, argv)\n"
+        "    assert r.exit_code == 0 and 'Usage' in r.output, (argv, r.output)\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers', 'chromadb', 'matplotlib',\n"
+        "         'numpy', 'ir_measures', 'jieba')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
 def test_models_lists_the_packaged_models_as_installed() -> None:
     result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
