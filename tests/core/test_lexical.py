@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
@@ -25,8 +26,6 @@ from manifold_core.lexical import (
     content_fingerprint,
     default_tokenize,
 )
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 VOCAB = [f"t{i}" for i in range(12)]
 token_lists = st.lists(st.sampled_from(VOCAB), min_size=0, max_size=12)
