@@ -5,7 +5,10 @@ white space around it, so ``text[start:end]`` is always the sentence exactly as 
 
 Rules of the default segmenter:
 
-- every newline ends a sentence (blank lines too), so headings and list items stand alone;
+- a newline ends a sentence (blank lines too), so headings, list items and short lines
+  stand alone, except a *soft* line break inside hard-wrapped prose (see
+  :func:`_soft_break`): "step only on bare rock and put every stone back as you\nfound it."
+  stays one sentence;
 - Chinese terminators ``。！？；`` and ellipses ``……`` end a sentence wherever they are;
 - ASCII ``. ! ?`` end a sentence only when followed by white space, the end of the text
   or a CJK character, so ``3.14`` and ``example.com`` stay whole;
@@ -48,6 +51,7 @@ _CJK_TERMINATORS = "。！？；"
 _TERMINATOR = re.compile(rf"(?:[{_CJK_TERMINATORS}!?！？]+|…+|\.{{2,}}|\.)[{re.escape(_CLOSERS)}]*")
 _CJK_CHAR = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_LIST_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d{1,3}$")
 ABBREVIATIONS = frozenset(
     [
         "e.g",
@@ -111,10 +115,11 @@ ABBREVIATIONS = frozenset(
 _ALWAYS_END_ABBREVIATIONS = frozenset({"etc"})
 
 
-def _is_boundary(text: str, match: re.Match[str]) -> bool:
+def _is_boundary(text: str, match: re.Match[str], limit: int) -> bool:
+    """Whether a terminator match ends a sentence; ``limit`` is where its block ends."""
     mark = match.group(0).rstrip(_CLOSERS)
     end = match.end()
-    nxt = text[end] if end < len(text) else ""
+    nxt = text[end] if end < limit else ""
     if any(c in _CJK_TERMINATORS or c in "！？" for c in mark):
         return True
     if mark.startswith("…"):
@@ -123,6 +128,8 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return False  # "3.14", "example.com", "Hello!World"
     if mark != ".":
         return True  # "!", "?", "...", "?!"
+    if _LIST_NUMBER.search(text, max(0, match.start() - 8), match.start()):
+        return False  # "1. Install": the number of a list item, at the start of its line
     word = _WORD_BEFORE.search(text, max(0, match.start() - 12), match.start())
     if word:
         token = word.group(1).lower()
@@ -142,22 +149,55 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+# A line this long is taken as part of hard-wrapped prose (editors wrap at 72-100);
+# titles and labels without a marker are shorter.
+_WRAPPED_LINE_MIN = 40
+# Lines that start a Markdown block (heading, list item, quote, table row, fence) or code.
+_BLOCK_START = re.compile(r"(?:#{1,6}\s|[-*+]\s|>|\||\d{1,3}[.)]\s|```|~~~|\t| {4})")
+
+
+def _soft_break(line: str, next_line: str) -> bool:
+    """Whether the newline between two lines only wraps a paragraph (so joins them).
+
+    It does when the line is long (at least ``_WRAPPED_LINE_MIN`` characters), is not a
+    heading, ends in a Latin-script character rather than CJK (Chinese is not hard-wrapped:
+    a line break there is meant), and the next line holds text that does not start a new
+    Markdown block. A line ending in a sentence terminator is a boundary anyway.
+    """
+    body = line.rstrip("\r\n")
+    stripped = body.strip()
+    following = next_line.rstrip("\r\n")
+    if len(stripped) < _WRAPPED_LINE_MIN or not following.strip():
+        return False
+    if stripped.startswith("#") or _CJK_CHAR.match(stripped[-1]) or body.endswith("  "):
+        return False
+    return not _BLOCK_START.match(following) and not _CJK_CHAR.match(following.lstrip()[:1] or "a")
+
+
+def _scan_block(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """Append the sentences of ``text[start:end]`` (one line, or one wrapped paragraph)."""
+    cursor = start
+    for match in _TERMINATOR.finditer(text, start, end):
+        if _is_boundary(text, match, end):
+            span = trim_span(text, cursor, match.end())
+            if span:
+                spans.append(span)
+            cursor = match.end()
+    span = trim_span(text, cursor, end)
+    if span:
+        spans.append(span)
+
+
 def _default_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    line_start = 0
-    for line in text.splitlines(keepends=True):
-        line_end = line_start + len(line)
-        cursor = line_start
-        for match in _TERMINATOR.finditer(text, line_start, line_end):
-            if _is_boundary(text[:line_end], match):
-                span = trim_span(text, cursor, match.end())
-                if span:
-                    spans.append(span)
-                cursor = match.end()
-        span = trim_span(text, cursor, line_end)
-        if span:
-            spans.append(span)
-        line_start = line_end
+    lines = text.splitlines(keepends=True)
+    block_start = position = 0
+    for i, line in enumerate(lines):
+        position += len(line)
+        if i + 1 < len(lines) and _soft_break(line, lines[i + 1]):
+            continue  # the paragraph goes on: segment it once it ends
+        _scan_block(text, block_start, position, spans)
+        block_start = position
     return spans
 
 

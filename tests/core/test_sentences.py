@@ -56,6 +56,61 @@ def test_newlines_and_blank_lines_are_boundaries() -> None:
     ]
 
 
+WRAPPED = (
+    "Tide pools form where the sea retreats from a rocky shore at low tide and\n"
+    "leaves water trapped in hollows of the rock. Step only on bare rock and put every\n"
+    "stone back as you found it.\n"
+)
+
+
+def test_a_hard_wrapped_paragraph_is_read_as_sentences_not_lines() -> None:
+    assert texts(WRAPPED) == [
+        "Tide pools form where the sea retreats from a rocky shore at low tide and\n"
+        "leaves water trapped in hollows of the rock.",
+        "Step only on bare rock and put every\nstone back as you found it.",
+    ]
+    # the same with Windows line ends, and inside a Markdown list item
+    assert len(texts(WRAPPED.replace("\n", "\r\n"))) == 2
+    item = "- " + WRAPPED.replace("\n", "\n  ", 2)
+    assert len(texts(item)) == 2
+
+
+@pytest.mark.parametrize(
+    "following",
+    [
+        "# Heading",
+        "## Heading",
+        "- a list item",
+        "* a list item",
+        "+ a list item",
+        "1. a numbered item",
+        "12) a numbered item",
+        "> a quotation",
+        "| a | table |",
+        "```python",
+        "    indented code",
+        "\tindented code",
+        "后面一行中文",
+    ],
+)
+def test_a_line_break_before_a_new_block_stays_a_boundary(following: str) -> None:
+    line = "A long first line that has no full stop and goes on past forty characters"
+    assert texts(f"{line}\n{following}") == [line, following.strip()]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A short title\nThe body starts here and it is a long line of ordinary prose.",
+        "# A long heading that is well over forty characters long\nBody text.",
+        "这是一行很长的中文文字，没有句号结尾但是超过了四十个字符的长度要求所以很长很长很长\nNext",
+        "A long line ending with two spaces, a Markdown hard line break  \nNext line",
+    ],
+)
+def test_titles_headings_chinese_and_hard_breaks_keep_their_line_break(text: str) -> None:
+    assert texts(text) == [line.strip() for line in text.splitlines()]
+
+
 def test_mixed_chinese_and_english() -> None:
     text = "这是中文。This is English. 再来一句。It ends.中文结尾"
     assert texts(text) == ["这是中文。", "This is English.", "再来一句。", "It ends.", "中文结尾"]
