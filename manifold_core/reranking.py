@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "Reranker",
     "order_by_relevance",
     "resolve_device",
+    "resolve_reranker",
     "token_budget_batches",
     "validate_rerank_args",
 ]
@@ -713,3 +715,25 @@ class CrossEncoderReranker(BaseReranker):
                 values = shifted[:, 1] / shifted.sum(axis=1)
             scores[batch] = values
         return scores
+
+
+def resolve_reranker(model: Any) -> BaseReranker:
+    """Turn a reranker name into the right reranker, as :func:`resolve_encoder` does for encoders.
+
+    A built reranker is returned as it is. A name containing ``Qwen3-Reranker``, or a
+    folder whose ``config.json`` names ``Qwen3ForCausalLM``, gets :class:`Qwen3Reranker`
+    (yes/no logits); anything else (a Hub name, a folder, a ``pkg:`` name) a
+    :class:`CrossEncoderReranker`.
+    """
+    if isinstance(model, BaseReranker):
+        return model
+    name = str(model)
+    from manifold_core.packaged import is_packaged
+
+    if not is_packaged(name):
+        config = Path(name) / "config.json"
+        if "qwen3-reranker" in name.lower() or (
+            config.is_file() and "Qwen3ForCausalLM" in config.read_text(encoding="utf-8")
+        ):
+            return Qwen3Reranker(name)
+    return CrossEncoderReranker(name)

@@ -94,27 +94,14 @@ def _go_offline_if_hub_unreachable(model: str) -> None:
 def load_encoder(model: str) -> Any:
     """An encoder for a Hub name, a folder or a ``pkg:`` name (ModelLoadError otherwise)."""
     from manifold_core.encoders import resolve_encoder
-    from manifold_core.packaged import load_error
 
     _go_offline_if_hub_unreachable(model)
-    try:
-        return resolve_encoder(model)
-    except (OSError, ValueError) as exc:
-        raise load_error(model, exc) from exc
+    return resolve_encoder(model)
 
 
 def load_reranker(model: str) -> Any:
-    """A reranker: ``Qwen3Reranker`` for Qwen3-Reranker names, else a cross-encoder."""
-    from manifold_core.packaged import is_packaged
-    from manifold_core.reranking import CrossEncoderReranker, Qwen3Reranker
+    """A reranker for a name (see :func:`manifold_core.reranking.resolve_reranker`)."""
+    from manifold_core.reranking import resolve_reranker
 
     _go_offline_if_hub_unreachable(model)
-    if not is_packaged(model) and "qwen3-reranker" in model.lower():
-        return Qwen3Reranker(model)
-    if not is_packaged(model) and os.path.isdir(model):
-        config = os.path.join(model, "config.json")
-        if os.path.exists(config):
-            with open(config, encoding="utf-8") as fh:
-                if "Qwen3ForCausalLM" in fh.read():
-                    return Qwen3Reranker(model)
-    return CrossEncoderReranker(model)
+    return resolve_reranker(model)

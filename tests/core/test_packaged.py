@@ -105,3 +105,13 @@ def test_langchain_and_llamaindex_adapters_take_packaged_names() -> None:
     np.testing.assert_allclose(
         lc.embed_documents(["a cat"])[0], li.get_text_embedding("a cat"), atol=1e-5
     )
+
+
+def test_resolve_reranker_picks_the_kind_from_the_name() -> None:
+    from manifold_core.reranking import CrossEncoderReranker, resolve_reranker
+
+    reranker = resolve_reranker("pkg:ms-marco-MiniLM-L-12-v2")
+    assert isinstance(reranker, CrossEncoderReranker)
+    assert resolve_reranker(reranker) is reranker
+    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE"):
+        resolve_reranker("Qwen/Qwen3-Reranker-0.6B")  # the Qwen3 path, which needs the Hub
