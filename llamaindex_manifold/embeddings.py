@@ -2,7 +2,9 @@
 
 Queries carry the Qwen3 instruction (``Instruct: {task}\\nQuery:``), texts do not, as the
 model card prescribes; LlamaIndex's ``HuggingFaceEmbedding`` has no Qwen3 instruction by
-default. The work is done by :class:`manifold_core.encoders.SentenceTransformerEncoder`.
+default. Other models get their own prompts (E5, BGE) or none, by the rule the core and
+the CLI share (:func:`manifold_core.encoders.model_prompts`). The work is done by
+:class:`manifold_core.encoders.SentenceTransformerEncoder`.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ __all__ = ["Qwen3Embedding"]
 
 
 class Qwen3Embedding(BaseEmbedding):
-    """Qwen3-Embedding (or any sentence-transformers model) with the query instruction.
+    """Qwen3-Embedding (or any sentence-transformers model) with its query instruction.
 
     Args:
         model: a Hub name (default ``Qwen/Qwen3-Embedding-0.6B``), a local folder, a
             built ``SentenceTransformer``, or a core ``Encoder`` (used as it is).
         task: the task sentence of the query instruction.
-        query_prompt: the text put before each query; ``None`` (default) builds the
-            Qwen3 instruction from ``task``; ``""`` embeds queries bare.
+        query_prompt: the text put before each query. ``None`` (default): the model's
+            own prompt, by the same rule as the core and the CLI
+            (:func:`manifold_core.encoders.model_prompts`): the Qwen3 instruction built
+            from ``task`` for Qwen3-Embedding models (by name or by the folder's config),
+            ``"query: "`` for E5, BGE's instruction, none for other models such as
+            all-MiniLM-L6-v2. ``""`` embeds queries bare; any other string is used as given.
         dimension: keep the first ``dimension`` components (Matryoshka) and re-normalise.
         embed_batch_size: texts per forward pass (LlamaIndex's own field).
         device: ``"cpu"``, ``"cuda"``...; default sentence-transformers' choice.

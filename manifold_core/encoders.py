@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -30,11 +31,13 @@ __all__ = [
     "HFTokenizer",
     "LangChainEmbeddingsEncoder",
     "LlamaIndexEmbeddingEncoder",
+    "ModelPrompts",
     "RegexTokenizer",
     "SentenceTransformerEncoder",
     "Tokenizer",
     "instructed_encoder",
     "model_label",
+    "model_prompts",
     "normalize_rows",
     "qwen3_query_prompt",
     "resolve_encoder",
@@ -48,6 +51,92 @@ DEFAULT_QWEN3_TASK = "Given a web search query, retrieve relevant passages that 
 def qwen3_query_prompt(task: str = DEFAULT_QWEN3_TASK) -> str:
     """The prefix Qwen3-Embedding expects before a query: ``Instruct: {task}\\nQuery:``."""
     return f"Instruct: {task}\nQuery:"
+
+
+BGE_EN_QUERY_PROMPT = "Represent this sentence for searching relevant passages: "
+BGE_ZH_QUERY_PROMPT = "为这个句子生成表示以用于检索相关文章："
+
+
+@dataclass(frozen=True)
+class ModelPrompts:
+    """The texts an embedding model expects before queries and before documents.
+
+    Attributes:
+        query: prefix of every query (``None``: none).
+        document: prefix of every document (``None``: none).
+        rule: which rule chose them (``"qwen3"``, ``"configured"``, ``"e5"``,
+            ``"e5-instruct"``, ``"bge"``, ``"bge-zh"`` or ``"none"``), for messages and tests.
+    """
+
+    query: str | None
+    document: str | None
+    rule: str
+
+
+def _name_tail(name: str) -> str:
+    """The last two path parts of a name (``org/model`` of a Hub id or a folder path)."""
+    parts = [p for p in re.split(r"[/\\]+", name.lower()) if p]
+    return "/".join(parts[-2:])
+
+
+def _name_tokens(name: str) -> set[str]:
+    return {t for t in re.split(r"[/_\-.:\s]+", name) if t}
+
+
+def model_prompts(
+    names: Sequence[str],
+    *,
+    task: str = DEFAULT_QWEN3_TASK,
+    model_type: str | None = None,
+    configured: Mapping[str, str] | None = None,
+) -> ModelPrompts:
+    """The one rule that decides an embedding model's query and document prompts.
+
+    Every entry point (``resolve_encoder``, the CLI, ``Qwen3Embeddings``,
+    ``Qwen3Embedding``) goes through this function, so one model name always gets the
+    same prompts. In order:
+
+    1. Qwen3-Embedding (a name containing ``qwen3-embedding``, or a folder whose
+       ``config.json`` says ``model_type: qwen3``): ``Instruct: {task}\\nQuery:`` before
+       queries, nothing before documents (the model card's usage).
+    2. Prompts the model's folder configures (sentence-transformers'
+       ``config_sentence_transformers.json``: ``"query"``, and ``"document"`` or
+       ``"passage"``).
+    3. E5 (a name with an ``e5`` part, e.g. ``intfloat/multilingual-e5-small``):
+       ``"query: "`` and ``"passage: "``; the ``-instruct`` variants take
+       ``Instruct: {task}\\nQuery: `` and nothing before documents.
+    4. BGE (a name with a ``bge`` part): the English query instruction
+       (``"Represent this sentence for searching relevant passages: "``), the Chinese one
+       for ``-zh`` models, none for ``bge-m3``; nothing before documents.
+    5. Anything else (all-MiniLM-L6-v2, Universal Sentence Encoder, ...): no prompts.
+
+    Args:
+        names: the names the model is known by (the name the user gave, the folder's
+            recorded ``_name_or_path``); matched case-insensitively.
+        task: the task sentence of the Qwen3 (and E5-instruct) instruction.
+        model_type: ``model_type`` of the folder's ``config.json``, if known.
+        configured: the prompts the folder's sentence-transformers config defines.
+    """
+    lowered = [_name_tail(n) for n in names if n]
+    tokens: set[str] = set().union(*(_name_tokens(n) for n in lowered)) if lowered else set()
+    if any("qwen3-embedding" in n for n in lowered) or (model_type or "").lower() == "qwen3":
+        return ModelPrompts(qwen3_query_prompt(task), None, "qwen3")
+    configured = dict(configured or {})
+    query = configured.get("query") or None
+    document = configured.get("document") or configured.get("passage") or None
+    if query or document:
+        return ModelPrompts(query, document, "configured")
+    if "e5" in tokens:
+        if "instruct" in tokens:
+            return ModelPrompts(f"Instruct: {task}\nQuery: ", None, "e5-instruct")
+        return ModelPrompts("query: ", "passage: ", "e5")
+    if "bge" in tokens:
+        if "m3" in tokens:
+            return ModelPrompts(None, None, "none")
+        if "zh" in tokens:
+            return ModelPrompts(BGE_ZH_QUERY_PROMPT, None, "bge-zh")
+        return ModelPrompts(BGE_EN_QUERY_PROMPT, None, "bge")
+    return ModelPrompts(None, None, "none")
 
 
 def normalize_rows(vectors: Any) -> np.ndarray:
@@ -193,9 +282,13 @@ class SentenceTransformerEncoder:
     Args:
         model: a Hub name (downloaded on a connected machine), a local folder, or an
             already-built ``SentenceTransformer``. Default ``Qwen/Qwen3-Embedding-0.6B``.
-        query_prompt: text put before every query. ``"auto"`` (default) uses the Qwen3
-            instruction ``Instruct: {task}\\nQuery:`` for Qwen3-Embedding models and the
-            model's own ``"query"`` prompt (if configured) otherwise; ``None`` for none.
+        query_prompt: text put before every query. ``"auto"`` (default): the model's own
+            prompt by :func:`model_prompts` (the Qwen3 instruction
+            ``Instruct: {task}\\nQuery:`` for Qwen3-Embedding, ``"query: "`` for E5, BGE's
+            instruction, none for other models); ``None`` or ``""`` for none; any other
+            string is used as given.
+        document_prompt: text put before every document; ``"auto"`` (default) as for
+            queries (``"passage: "`` for E5, none for most models).
         task: the task sentence of the Qwen3 instruction.
         dimension: keep only the first ``dimension`` components and re-normalise
             (Matryoshka truncation, which Qwen3-Embedding is trained for).
@@ -209,6 +302,7 @@ class SentenceTransformerEncoder:
         model: str | SentenceTransformer = DEFAULT_EMBEDDING_MODEL,
         *,
         query_prompt: str | None = "auto",
+        document_prompt: str | None = "auto",
         task: str = DEFAULT_QWEN3_TASK,
         dimension: int | None = None,
         batch_size: int = 32,
@@ -244,18 +338,44 @@ class SentenceTransformerEncoder:
         self.task = task
         self.dimension = dimension
         self.batch_size = batch_size
-        if query_prompt == "auto":
-            query_prompt = self._auto_query_prompt()
-        self.query_prompt: str | None = query_prompt
+        # "auto" is resolved on first use, so a name set after construction (packaged
+        # models are loaded from a folder, then named "pkg:...") decides the prompts.
+        self._query_prompt = query_prompt
+        self._document_prompt = document_prompt
 
-    def _auto_query_prompt(self) -> str | None:
+    @property
+    def prompts(self) -> ModelPrompts:
+        """What :func:`model_prompts` gives this model (before any explicit prompt)."""
         names = [self.model_name]
-        with contextlib.suppress(Exception):  # exotic model layouts have no config name
-            names.append(str(self.model[0].auto_model.config._name_or_path))  # type: ignore[union-attr]
-        if any("qwen3-embedding" in n.lower() for n in names):
-            return qwen3_query_prompt(self.task)
-        prompts = getattr(self.model, "prompts", None) or {}
-        return prompts.get("query") or None
+        model_type = None
+        with contextlib.suppress(Exception):  # exotic model layouts have no HF config
+            config: Any = self.model[0].auto_model.config  # type: ignore[union-attr]
+            names.append(str(config._name_or_path))
+            model_type = getattr(config, "model_type", None)
+        configured = getattr(self.model, "prompts", None) or {}
+        return model_prompts(names, task=self.task, model_type=model_type, configured=configured)
+
+    @property
+    def query_prompt(self) -> str | None:
+        """The text put before every query (``None``: none)."""
+        if self._query_prompt == "auto":
+            return self.prompts.query
+        return self._query_prompt or None
+
+    @query_prompt.setter
+    def query_prompt(self, value: str | None) -> None:
+        self._query_prompt = value
+
+    @property
+    def document_prompt(self) -> str | None:
+        """The text put before every document (``None``: none)."""
+        if self._document_prompt == "auto":
+            return self.prompts.document
+        return self._document_prompt or None
+
+    @document_prompt.setter
+    def document_prompt(self, value: str | None) -> None:
+        self._document_prompt = value
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -288,12 +408,12 @@ class SentenceTransformerEncoder:
         return normalize_rows(vectors)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed passages as they are."""
-        return self._encode(_check_texts(texts), None)
+        """Embed passages with :attr:`document_prompt` (usually none) in front."""
+        return self._encode(_check_texts(texts), self.document_prompt)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries with :attr:`query_prompt` in front."""
-        return self._encode(_check_texts(texts), self.query_prompt or None)
+        return self._encode(_check_texts(texts), self.query_prompt)
 
 
 class CallableEncoder:
@@ -387,17 +507,18 @@ def instructed_encoder(
     """The encoder behind the ``Qwen3Embedding(s)`` adapters.
 
     An :class:`Encoder` is used as it is. Anything else becomes a
-    :class:`SentenceTransformerEncoder` whose queries always carry an instruction:
-    ``query_prompt=None`` builds the Qwen3 one from ``task``, ``""`` turns it off.
+    :class:`SentenceTransformerEncoder` with the same prompts ``resolve_encoder`` (and so
+    the CLI) gives that model: ``query_prompt=None`` means the model's own prompt by
+    :func:`model_prompts` (the Qwen3 instruction built from ``task`` only for
+    Qwen3-Embedding), ``""`` embeds queries bare, any other string is used as given.
     """
     if not isinstance(model, str) and isinstance(model, Encoder):
         return model
     if isinstance(model, str) and model.lower() == "pkg:multilingual-use":
         return resolve_encoder(model)  # not a sentence-transformers model; no instruction
-    prompt = qwen3_query_prompt(task) if query_prompt is None else query_prompt
     return SentenceTransformerEncoder(
         model,
-        query_prompt=prompt or None,
+        query_prompt="auto" if query_prompt is None else query_prompt,
         task=task,
         dimension=dimension,
         batch_size=batch_size,
