@@ -184,6 +184,8 @@ class HybridStore:
             other tools that keep the count (an upsert of an existing id).
         journal_retention: seconds journal entries are kept; a store that was not checked
             for longer re-verifies everything.
+        intent_timeout: seconds after which a write that journaled its start but not its
+            end (a writer killed mid-write) is re-read anyway.
         read_only: never write to Chroma or to disk (write methods raise
             ``PermissionError``); the lexical index lives in memory.
         hidden_keys: metadata keys that are storage internals of another tool: not
@@ -206,6 +208,7 @@ class HybridStore:
         max_staleness: float = 1.0,
         verify_interval: float = 300.0,
         journal_retention: float = 3600.0,
+        intent_timeout: float = 30.0,
         read_only: bool = False,
         hidden_keys: Iterable[str] = (),
     ) -> None:
@@ -260,6 +263,7 @@ class HybridStore:
             verify_interval=verify_interval,
             on_change=self._autosave,
         )
+        self.mirror.cursor.intent_timeout = float(intent_timeout)
         self._open_lexical()
 
     @classmethod
@@ -842,6 +846,19 @@ class HybridStore:
         self._read_collection()
         self.sync(max_staleness)
         return list(self.mirror.index.search(query, n, where=filter))
+
+    def stale_among(self, records: Sequence[StoredRecord]) -> list[str]:
+        """Ids of ``records`` (just read from Chroma) that the lexical index holds otherwise."""
+        if not records:
+            return []
+        from manifold_core.lexical import record_digests
+
+        ids = [r.id for r in records]
+        truth = record_digests(
+            ids, [r.text for r in records], [self.lexical_metadata(r.metadata) for r in records]
+        )
+        differs = truth != self.mirror.index.digests_of(ids)
+        return [i for i, d in zip(ids, differs.tolist(), strict=True) if d]
 
     # ----------------------------------------------------------- maintenance
 
