@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import unicodedata
 import uuid
 import zlib
@@ -508,6 +509,8 @@ class LexicalIndex:
         self._row_of: dict[str, int] = {}
         self._table = MetadataTable()
         self._scratch = _Scratch()
+        self._generations: list[str] = []  # generation folders this index saved
+        self.saved_extra: dict[str, Any] = {}
 
     # --- introspection -------------------------------------------------------------------
 
@@ -543,6 +546,17 @@ class LexicalIndex:
     def tokenize(self, text: str) -> list[str]:
         """The index's tokenizer applied to ``text``."""
         return self.tokenizer(text)
+
+    def digests_of(self, ids: Sequence[str]) -> np.ndarray:
+        """Record digests (see :func:`record_digests`) of ``ids``; 0 where an id is absent."""
+        snap = self._snap
+        row_of = self._row_of
+        out = np.zeros(len(ids), dtype=np.uint64)
+        for n, i in enumerate(ids):
+            row = row_of.get(i)
+            if row is not None and row < snap.n_rows and snap.alive[row]:
+                out[n] = snap.digests[row]
+        return out
 
     def get_metadata(self, id: str) -> dict[str, Any]:
         """The metadata stored for ``id`` (as Chroma returns it: absent keys dropped)."""
@@ -1011,22 +1025,25 @@ class LexicalIndex:
             return LexicalTokenizer().config()
         return {"kind": "custom", "name": f"{module}.{name}"}
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> None:
         """Write the index to ``directory`` atomically (numpy ``.npy`` and JSON, no pickle).
 
         A new generation folder is written and fsynced, then a ``CURRENT`` pointer file is
         replaced atomically; a crash at any point leaves the previous index loadable.
+        Temporary names are private to this process, and a save removes only generations
+        this index wrote itself (or leftovers a day old), never another process's files.
+        ``extra`` is stored in the manifest and comes back as :attr:`saved_extra`.
         """
         with self._save_lock:  # concurrent saves would clean up each other's generations
-            self._save(Path(directory))
+            self._save(Path(directory), dict(extra or {}))
 
-    def _save(self, directory: Path) -> None:
+    def _save(self, directory: Path, extra: dict[str, Any]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         with self._lock:  # one consistent state; searches continue on their snapshot
             snap = self._snap
             vocab = list(snap.vocab)[: len(snap.df)]
             table = snap.table
-        gen = f"gen-{uuid.uuid4().hex[:12]}"
+        gen = f"gen-{uuid.uuid4().hex[:16]}"
         tmp = directory / f"{gen}.tmp"
         tmp.mkdir()
         files: dict[str, dict[str, Any]] = {}
@@ -1062,19 +1079,33 @@ class LexicalIndex:
                 "vocab_size": len(snap.df),
                 "fingerprint": self._fingerprint_of(snap),
                 "files": files,
+                "extra": extra,
             }
             _write_json(tmp / "manifest.json", manifest)
             _fsync_dir(tmp)
             os.replace(tmp, directory / gen)
-            _write_json(directory / "CURRENT.tmp", {"format": self.FORMAT, "generation": gen})
-            os.replace(directory / "CURRENT.tmp", directory / "CURRENT")
+            pointer = directory / f"CURRENT.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+            _write_json(pointer, {"format": self.FORMAT, "generation": gen})
+            os.replace(pointer, directory / "CURRENT")
             _fsync_dir(directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        for child in directory.iterdir():  # older generations and leftovers of crashes
-            if child.name.startswith("gen-") and child.name != gen:
-                shutil.rmtree(child, ignore_errors=True)
+        old, self._generations = self._generations, [gen]
+        for name in old:  # generations this index wrote before
+            shutil.rmtree(directory / name, ignore_errors=True)
+        day_ago = time.time() - 86_400
+        for child in directory.iterdir():  # leftovers of crashed processes, a day old
+            if child.name.startswith(("gen-", "CURRENT.")) and child.name not in (gen, "CURRENT"):
+                try:
+                    if child.stat().st_mtime >= day_ago:
+                        continue
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink()
+                except OSError:
+                    pass
 
     @staticmethod
     def _fingerprint_of(snap: _Snapshot) -> str:
@@ -1245,6 +1276,8 @@ class LexicalIndex:
         )
         if index.fingerprint != manifest.get("fingerprint"):
             raise ValueError(f"{root / 'digests.npy'} does not match the manifest's fingerprint")
+        extra = manifest.get("extra", {})
+        index.saved_extra = dict(extra) if isinstance(extra, dict) else {}
         return index
 
 

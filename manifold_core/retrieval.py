@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from manifold_core.fusion import fuse, validate_fusion
-from manifold_core.store import HybridStore, as_filter
+from manifold_core.fusion import FusedItem, fuse, validate_fusion
+from manifold_core.store import HybridStore
 
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
 
 __all__ = ["Hit", "HybridRetriever"]
+
+# Search rounds when stale lexical candidates leave fewer than k hits.
+_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ class HybridRetriever:
         fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
         weights: ``(dense, lexical)`` fusion weights; a weight of 0 skips that side.
         c: the reciprocal-rank constant.
+        max_staleness: seconds a search may run on a lexical index that has not checked
+            Chroma for other processes' writes; ``None`` uses the store's setting.
+
+    Every hit is read back from Chroma under the query's filter, so it exists and satisfies
+    the filter when returned; a lexical candidate that turns out stale is repaired in the
+    index and replaced by the next candidate, so ``k`` hits come back whenever ``k``
+    documents match.
     """
 
     def __init__(
@@ -91,7 +101,13 @@ class HybridRetriever:
         fusion: str = "rrf",
         weights: Sequence[float] = (1.0, 1.0),
         c: int = 60,
+        max_staleness: float | None = None,
     ) -> None:
+        if max_staleness is not None and not (
+            isinstance(max_staleness, (int, float)) and max_staleness >= 0
+        ):
+            raise ValueError(f"max_staleness must be seconds >= 0 or None, got {max_staleness!r}")
+        self.max_staleness = max_staleness
         self.store = store
         self.k = _positive_int(k, "k")
         self.fetch_k = _positive_int(fetch_k, "fetch_k")
@@ -130,36 +146,67 @@ class HybridRetriever:
         fetch = max(fetch, k_)
         method = self.fusion if fusion is None else validate_fusion(fusion)
         dense_w, lexical_w = self.weights if weights is None else _check_weights(weights)
-        flt = as_filter(filter)
-
-        dense: list[tuple[str, float]] = []
+        flt = self.store.parse_filter(filter)
+        store = self.store
+        store.sync(self.max_staleness)
+        vector = None
         if dense_w > 0:
-            vector = np.asarray(self.store.encoder.encode_queries([query]), dtype=np.float32)
-            dense = self.store.dense_search(vector[0], fetch, flt)
-        lexical: list[tuple[str, float]] = []
-        if lexical_w > 0:
-            lexical = self.store.lexical_search(query, fetch, flt)
-
-        fused = fuse([dense, lexical], method=method, weights=[dense_w, lexical_w], c=self.c, k=k_)
-        records = {r.id: r for r in self.store.get(ids=[item.id for item in fused])}
-        hits = []
-        for item in fused:
-            record = records.get(item.id)
-            if record is None:  # deleted between the search and the read
-                continue
-            hits.append(
-                Hit(
-                    id=item.id,
-                    text=record.text,
-                    metadata=record.metadata,
-                    score=item.score,
-                    dense_score=item.scores[0],
-                    dense_rank=item.ranks[0],
-                    lexical_score=item.scores[1],
-                    lexical_rank=item.ranks[1],
-                )
+            vector = np.asarray(store.encoder.encode_queries([query]), dtype=np.float32)[0]
+        for _ in range(_ROUNDS):
+            dense = store.dense_search(vector, fetch, flt) if vector is not None else []
+            lexical = (
+                store.lexical_search(query, fetch, flt, max_staleness=math.inf)
+                if lexical_w > 0
+                else []
             )
+            fused = fuse([dense, lexical], method=method, weights=[dense_w, lexical_w], c=self.c)
+            hits, stale = self._read_back(fused, k_, flt)
+            full = len(dense) >= fetch or len(lexical) >= fetch
+            if not stale or len(hits) >= k_ or not full:
+                return hits
+            fetch *= 4  # stale candidates took places: ask both sides for more
         return hits
+
+    def _read_back(
+        self, fused: list[FusedItem], k: int, flt: MetadataFilter | None
+    ) -> tuple[list[Hit], bool]:
+        """The first ``k`` fused items that Chroma still holds under ``flt``, as hits.
+
+        Lexical candidates that Chroma no longer holds, or holds differently, are repaired
+        in the lexical index on the spot; returns the hits and whether any was stale.
+        """
+        store = self.store
+        hits: list[Hit] = []
+        suspects: list[str] = []
+        pos = 0
+        while len(hits) < k and pos < len(fused):
+            batch = fused[pos : pos + k - len(hits)]
+            pos += len(batch)
+            records = {r.id: r for r in store.get(ids=[item.id for item in batch], where=flt)}
+            lexical_ids = [i.id for i in batch if i.ranks[1] is not None and i.id in records]
+            if lexical_ids:
+                suspects.extend(store.stale_among([records[i] for i in lexical_ids]))
+            for item in batch:
+                record = records.get(item.id)
+                if record is None:  # deleted, or no longer matching the filter
+                    if item.ranks[1] is not None:
+                        suspects.append(item.id)
+                    continue
+                hits.append(
+                    Hit(
+                        id=item.id,
+                        text=record.text,
+                        metadata=record.metadata,
+                        score=item.score,
+                        dense_score=item.scores[0],
+                        dense_rank=item.ranks[0],
+                        lexical_score=item.scores[1],
+                        lexical_rank=item.ranks[1],
+                    )
+                )
+        if suspects:
+            store.repair(suspects)
+        return hits, bool(suspects)
 
     async def asearch(
         self,

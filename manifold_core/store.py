@@ -1,18 +1,18 @@
-"""HybridStore: one Chroma collection and its lexical (BM25) index, kept in sync.
+"""HybridStore: one Chroma collection and its lexical (BM25) index over the same ids.
 
-Chroma is the source of truth for ids, texts, metadata and embeddings. The lexical index
-is derived from it, saved beside it, and rebuilt from Chroma (by paging ``get``) whenever
-it is missing, unreadable or stale. Staleness is detected with a marker that the store
-keeps in the collection's own metadata: before a write it is set to ``"writing"``, after
-the write to the lexical index's fingerprint. A saved index whose fingerprint or size does
-not match the collection is rebuilt on open, so a crash between the Chroma write and the
-index save costs a rebuild, never a wrong answer.
+Chroma is the one source of truth, shared by any number of processes and machines (a
+``chroma run`` server); each store's lexical index is a cache of it that converges by
+itself (:mod:`manifold_core.mirror`): our writers leave entries in a write journal
+(:mod:`manifold_core.journal`) that readers catch up from within ``max_staleness``, writes by
+other tools are detected by the count and a periodic repair scan, and a saved snapshot is
+loaded, then caught up. Every search result is read back from Chroma under the query's
+filter, so a stale index can cost a candidate, never a wrong hit.
 
-Chroma's limits are handled here: writes go in batches of ``client.get_max_batch_size()``,
-id lists are chunked (its SQLite rejects more than 32,766 bound variables), metadata
-``None`` values are dropped and an empty metadata dict is sent as ``None``. Every input
-(ids, texts, metadata, embedding dimension) is validated, and embeddings computed, before
-anything is written, so a bad call writes nothing.
+Every input is validated (:mod:`manifold_core.records`) and embeddings computed before the
+first Chroma call, so a bad call writes nothing, however many batches it spans. Chroma's
+limits are handled here: batches of ``client.get_max_batch_size()``, id lists in chunks
+(its SQLite rejects more than 32,766 bound variables), ``$in`` lists refused above what it
+can bind.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,18 +30,27 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from manifold_core.encoders import Encoder, resolve_encoder
+from manifold_core.records import check_ids, check_texts, clean_metadata
 
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
     from manifold_core.lexical import LexicalIndex
+    from manifold_core.mirror import LexicalMirror
 
-__all__ = ["DEFAULT_COLLECTION", "HybridStore", "StoredRecord", "as_filter", "chroma_where"]
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "CollectionNotFoundError",
+    "HybridStore",
+    "PartialWriteError",
+    "StoredRecord",
+    "as_filter",
+    "chroma_where",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "manifold"
-_MARKER_KEY = "manifold:lexical_fingerprint"
-_WRITING = "writing"
+_OLD_MARKER_KEY = "manifold:lexical_fingerprint"  # written by 0.1 stores; removed on request
 # Ids per Chroma call that names ids: far below SQLite's 32,766 bound-variable limit.
 _ID_CHUNK = 5000
 # Rows per page when reading the whole collection back.
@@ -53,6 +61,22 @@ _MAX_LIST_VALUES = 16_000
 _QUERY_RETRIES = 5
 
 Metadata = Mapping[str, Any]
+
+
+class CollectionNotFoundError(ValueError):
+    """A read named a collection that does not exist (reads never create one)."""
+
+
+class PartialWriteError(RuntimeError):
+    """A write spanning several Chroma batches failed after some were committed.
+
+    Attributes:
+        written: ids Chroma committed before the failure (they are searchable).
+    """
+
+    def __init__(self, message: str, written: list[str]) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 @dataclass(frozen=True)
@@ -121,64 +145,16 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+def _is_not_found(exc: BaseException) -> bool:
+    from chromadb.errors import NotFoundError
 
-
-def _check_scalar(value: Any, index: int, key: str) -> None:
-    """Refuse values Chroma would store inexactly (so both indexes always agree)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        raise ValueError(f"metadatas[{index}][{key!r}] is not finite: {value!r}")
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if is_int and not _INT64_MIN <= value <= _INT64_MAX:
-        raise ValueError(
-            f"metadatas[{index}][{key!r}] = {value} does not fit in 64 bits; Chroma would "
-            "store it as an inexact float. Store it as a str instead"
-        )
-
-
-def _clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
-    """Drop ``None`` values; an empty dict becomes ``None`` (Chroma rejects ``{}``)."""
-    if meta is None:
-        return None
-    if not isinstance(meta, Mapping):
-        raise ValueError(f"metadatas[{index}] must be a dict or None, got {type(meta).__name__}")
-    out: dict[str, Any] = {}
-    for key, value in meta.items():
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"metadatas[{index}] has a key that is not a non-empty str: {key!r}")
-        if value is None:
-            continue
-        if isinstance(value, (list, tuple)):
-            if not value:
-                continue  # Chroma rejects empty lists; treat like a missing value
-            if not all(isinstance(v, (str, int, float, bool)) for v in value):
-                raise ValueError(
-                    f"metadatas[{index}][{key!r}] must hold only str, int, float or bool, "
-                    f"got {value!r}"
-                )
-            if len({bool if isinstance(v, bool) else type(v) for v in value}) > 1:
-                raise ValueError(
-                    f"metadatas[{index}][{key!r}] mixes value types ({value!r}); "
-                    "Chroma needs one type per list"
-                )
-            for v in value:
-                _check_scalar(v, index, key)
-            out[key] = list(value)
-        elif isinstance(value, (str, int, float, bool)):
-            _check_scalar(value, index, key)
-            out[key] = value
-        elif isinstance(value, np.generic):
-            out[key] = value.item()
-        else:
-            raise ValueError(
-                f"metadatas[{index}][{key!r}] has type {type(value).__name__}; Chroma accepts "
-                "str, int, float, bool or a list of one of them"
-            )
-    return out or None
+    return isinstance(exc, NotFoundError) or (
+        isinstance(exc, ValueError) and "does not exist" in str(exc)
+    )
 
 
 class HybridStore:
-    """A Chroma collection plus a BM25 index over the same ids, persisted together.
+    """A Chroma collection plus a BM25 index over the same ids, kept converging.
 
     Args:
         encoder: the embedding model: anything :func:`resolve_encoder` accepts (a name, an
@@ -186,20 +162,35 @@ class HybridStore:
             ``BaseEmbedding``). Resolved on first use, so a store fed only precomputed
             embeddings never loads a model. ``None`` means the default Qwen3 model.
         path: directory of the embedded ``chromadb.PersistentClient`` (default
-            ``"manifold_db"``); ignored when ``client`` is given.
+            ``"manifold_db"``); ignored when ``client`` is given. One process at a time:
+            a second one is refused (use a ``chroma run`` server for several).
         client: a ready Chroma client: ``EphemeralClient``, ``PersistentClient`` or
-            ``HttpClient`` (a ``chroma run`` server).
-        collection_name: the Chroma collection; created in cosine space if missing.
+            ``HttpClient`` (a ``chroma run`` server, for several processes or machines).
+        collection_name: the Chroma collection. It is created (cosine space) by the first
+            write; reading a collection that does not exist raises
+            :class:`CollectionNotFoundError`, so a typo is never an empty result.
         lexical_variant: ``"lucene"`` (default) or ``"okapi"`` BM25.
         tokenizer: a callable ``str -> list[str]`` for the lexical index (default: jieba
             for CJK, words for Latin scripts). A custom tokenizer is not persisted, so the
             index is rebuilt from Chroma when the store opens.
-        lexical_dir: where to save the lexical index. Default: inside the persistent
+        lexical_dir: where to save lexical snapshots. Default: inside the persistent
             client's directory; for an ``HttpClient`` or ``EphemeralClient`` the index is
-            kept in memory and rebuilt from Chroma when the store opens.
-        autosave: save the lexical index after every write (call :meth:`save` yourself
-            when off, e.g. during a bulk load of many small batches).
+            kept in memory and built from Chroma when the store opens.
+        autosave: save the lexical snapshot after every write.
         embedding_batch_size: texts handed to the encoder per call.
+        max_staleness: seconds a search may run on an index that has not checked Chroma
+            for other processes' writes (0: check before every search).
+        verify_interval: seconds between background repair scans, which catch writes by
+            other tools that keep the count (an upsert of an existing id).
+        journal_retention: seconds journal entries are kept; a store that was not checked
+            for longer re-verifies everything.
+        intent_timeout: seconds after which a write that journaled its start but not its
+            end (a writer killed mid-write) is re-read anyway.
+        read_only: never write to Chroma or to disk (write methods raise
+            ``PermissionError``); the lexical index lives in memory.
+        hidden_keys: metadata keys that are storage internals of another tool: not
+            mirrored into the lexical index, refused in filters, still returned by
+            :meth:`get`.
     """
 
     def __init__(
@@ -214,13 +205,25 @@ class HybridStore:
         lexical_dir: str | os.PathLike[str] | None = None,
         autosave: bool = True,
         embedding_batch_size: int = 256,
+        max_staleness: float = 1.0,
+        verify_interval: float = 300.0,
+        journal_retention: float = 3600.0,
+        intent_timeout: float = 30.0,
+        read_only: bool = False,
+        hidden_keys: Iterable[str] = (),
     ) -> None:
+        from manifold_core.journal import Journal
+        from manifold_core.locks import hold_directory
+        from manifold_core.mirror import LexicalMirror
+
         if lexical_variant not in ("lucene", "okapi"):
             raise ValueError(
                 f"lexical_variant must be 'lucene' or 'okapi', got {lexical_variant!r}"
             )
         if embedding_batch_size <= 0:
             raise ValueError(f"embedding_batch_size must be positive, got {embedding_batch_size}")
+        if isinstance(hidden_keys, str):
+            raise TypeError("hidden_keys must be a collection of str, not a single str")
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         import chromadb
 
@@ -230,12 +233,18 @@ class HybridStore:
             )
         self.client = client
         self.collection_name = collection_name
-        self.collection = client.get_or_create_collection(
-            collection_name,
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
+        self.read_only = bool(read_only)
+        self.hidden_keys = frozenset(hidden_keys)
+        settings = client.get_settings()
+        self._persist_dir = (
+            Path(settings.persist_directory)
+            if getattr(settings, "is_persistent", False) and settings.persist_directory
+            else None
         )
-        self.space = self._read_space()
+        if self._persist_dir is not None:
+            hold_directory(self._persist_dir)
+        self._collection: Any = None
+        self._find_collection()
         self.lexical_variant = lexical_variant
         self.tokenizer = tokenizer
         self.autosave = autosave
@@ -243,26 +252,108 @@ class HybridStore:
         self._encoder_spec = encoder
         self._encoder: Encoder | None = encoder if isinstance(encoder, Encoder) else None
         self._dimension: int | None = None
-        self._write_lock = threading.RLock()  # one writer at a time
-        self._lex_lock = threading.RLock()  # guards the lexical index object
-        self.lexical_dir = self._default_lexical_dir(lexical_dir)
-        self._lexical: LexicalIndex = self._open_lexical()
+        self._write_lock = threading.RLock()  # one writer at a time in this process
+        self.lexical_dir = None if self.read_only else self._default_lexical_dir(lexical_dir)
+        self.journal = Journal(client, collection_name, retention=journal_retention)
+        self.mirror: LexicalMirror = LexicalMirror(
+            _ChromaSource(self),
+            self.journal,
+            self._new_lexical,
+            max_staleness=max_staleness,
+            verify_interval=verify_interval,
+            on_change=self._autosave,
+        )
+        self.mirror.cursor.intent_timeout = float(intent_timeout)
+        self._open_lexical()
+
+    @classmethod
+    def from_collection(cls, collection: Any, encoder: Any = None, **kwargs: Any) -> HybridStore:
+        """Open an existing ``chromadb.Collection`` (of any tool) as a hybrid store.
+
+        Takes every keyword of the constructor except ``client``/``path``/
+        ``collection_name``, which come from the collection.
+        """
+        client = getattr(collection, "_client", None)
+        if client is None or not hasattr(collection, "name"):
+            raise TypeError(f"expected a chromadb Collection, got {type(collection).__name__}")
+        for key in ("client", "path", "collection_name"):
+            if key in kwargs:
+                raise TypeError(f"from_collection() takes the {key} from the collection")
+        return cls(encoder, client=client, collection_name=collection.name, **kwargs)
 
     # ------------------------------------------------------------------ setup
 
-    def _read_space(self) -> str:
+    def _find_collection(self) -> Any:
+        if self._collection is None:
+            try:
+                self._collection = self.client.get_collection(
+                    self.collection_name, embedding_function=None
+                )
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+        return self._collection
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection, created now if missing (unless the store is read-only).
+
+        Searches and reads never create it: they raise :class:`CollectionNotFoundError`.
+        """
+        if self._find_collection() is None and not self.read_only:
+            return self._writable_collection()
+        return self._read_collection()
+
+    def _read_collection(self) -> Any:
+        """The collection for a read; :class:`CollectionNotFoundError` if it does not exist."""
+        found = self._find_collection()
+        if found is None:
+            names = sorted(
+                c if isinstance(c, str) else c.name for c in self.client.list_collections()
+            )
+            from manifold_core.journal import JOURNAL_SUFFIX
+
+            names = [n for n in names if not n.endswith(JOURNAL_SUFFIX)]
+            raise CollectionNotFoundError(
+                f"collection {self.collection_name!r} does not exist on this Chroma "
+                f"(collections there: {', '.join(names) or 'none'}); check the name, or add "
+                "documents first (writes create it)"
+            )
+        return found
+
+    def _writable_collection(self) -> Any:
+        self._check_writable()
+        if self._find_collection() is None:
+            self._collection = self.client.get_or_create_collection(
+                self.collection_name,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        return self._collection
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(
+                f"this store was opened with read_only=True; collection "
+                f"{self.collection_name!r} is not written"
+            )
+
+    @property
+    def space(self) -> str:
+        """The collection's distance space (``cosine`` for collections we create)."""
+        if self._find_collection() is None:
+            return "cosine"
         # the raw JSON: reading `.configuration` warns about a "legacy embedding function"
-        config = getattr(self.collection, "configuration_json", None) or {}
+        config = getattr(self._collection, "configuration_json", None) or {}
         hnsw = config.get("hnsw") or {}
-        space = hnsw.get("space") or (self.collection.metadata or {}).get("hnsw:space") or "l2"
-        return str(space)
+        meta = self._collection.metadata or {}
+        return str(hnsw.get("space") or meta.get("hnsw:space") or "l2")
 
     def _default_lexical_dir(self, lexical_dir: str | os.PathLike[str] | None) -> Path | None:
         if lexical_dir is not None:
             return Path(lexical_dir)
-        settings = self.client.get_settings()
-        if getattr(settings, "is_persistent", False) and settings.persist_directory:
-            return Path(settings.persist_directory) / "manifold_lexical" / self.collection_name
+        if self._persist_dir is not None:
+            return self._persist_dir / "manifold_lexical" / self.collection_name
         return None
 
     def _new_lexical(self) -> LexicalIndex:
@@ -270,72 +361,52 @@ class HybridStore:
 
         return LexicalIndex(self.lexical_variant, tokenizer=self.tokenizer)
 
-    def _marker(self) -> str | None:
-        meta = self.client.get_collection(self.collection_name).metadata or {}
-        value = meta.get(_MARKER_KEY)
-        return None if value is None else str(value)
-
-    def _set_marker(self, value: str) -> None:
-        meta = {
-            k: v for k, v in (self.collection.metadata or {}).items() if not k.startswith("hnsw:")
-        }
-        meta[_MARKER_KEY] = value
-        self.collection.modify(metadata=meta)
-
-    def _open_lexical(self) -> LexicalIndex:
-        """Load the saved index if it matches the collection, else rebuild it from Chroma."""
-        index: LexicalIndex | None = None
-        if self.lexical_dir is not None and self.lexical_dir.exists() and self.tokenizer is None:
-            from manifold_core.lexical import LexicalIndex
-
-            try:
-                index = LexicalIndex.load(self.lexical_dir)
-            except (ValueError, OSError) as exc:
-                logger.warning(
-                    "lexical index at %s unreadable (%s); rebuilding", self.lexical_dir, exc
-                )
-                index = None
-            if index is not None and getattr(index, "variant", self.lexical_variant) != (
-                self.lexical_variant
-            ):
-                index = None
-            if index is not None and not self._matches(index):
-                logger.info(
-                    "lexical index at %s is stale; rebuilding from Chroma", self.lexical_dir
-                )
-                index = None
+    def _open_lexical(self) -> None:
+        """Load the saved snapshot and catch up, or build the index from Chroma."""
+        mirror = self.mirror
+        index = self._load_snapshot()
         if index is None:
-            index = self._rebuild()
-        return index
+            mirror.rebuild()
+            return
+        with mirror.lock:
+            mirror.index = index
+        mirror.cursor.since = float(index.saved_extra["journal_since"])
+        poll = mirror.catch_up()
+        if poll.behind:
+            logger.info("lexical snapshot older than the journal's retention; rebuilding")
+            mirror.rebuild()
+        elif self.count() != len(index):
+            mirror.scan()  # a writer that is not ours changed the count
+        else:
+            mirror.start(mirror.scan)  # verify in the background; searches go on
 
-    def _matches(self, index: LexicalIndex) -> bool:
-        return len(index) == self.collection.count() and self._marker() == str(index.fingerprint)
+    def _load_snapshot(self) -> LexicalIndex | None:
+        if self.lexical_dir is None or self.tokenizer is not None or not self.lexical_dir.exists():
+            return None
+        if self._find_collection() is None:
+            return None
+        from manifold_core.lexical import LexicalIndex
 
-    def _rebuild(self) -> LexicalIndex:
-        index = self._new_lexical()
-        for ids, texts, metas in self._pages():
-            index.add(ids, texts, metas)
-        if self.lexical_dir is not None:
-            index.save(self.lexical_dir)
-        if self.collection.count() or self._marker() is not None:
-            self._set_marker(str(index.fingerprint))
-        return index
-
-    def _pages(
-        self, where: Mapping[str, Any] | None = None
-    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any] | None]]]:
-        offset = 0
-        while True:
-            res = self.collection.get(
-                where=where, limit=_PAGE, offset=offset, include=["documents", "metadatas"]
+        try:
+            index = LexicalIndex.load(self.lexical_dir)
+        except (ValueError, OSError) as exc:
+            logger.warning("lexical index at %s unreadable (%s); rebuilding", self.lexical_dir, exc)
+            return None
+        extra = index.saved_extra
+        if (
+            index.variant != self.lexical_variant
+            or extra.get("collection_id") != str(self._collection.id)
+            or not isinstance(extra.get("journal_since"), (int, float))
+        ):
+            logger.info(
+                "lexical index at %s is not this collection's; rebuilding", self.lexical_dir
             )
-            ids = list(res["ids"])
-            if not ids:
-                return
-            texts = [d or "" for d in (res.get("documents") or [""] * len(ids))]
-            metas = [dict(m) if m else None for m in (res.get("metadatas") or [None] * len(ids))]
-            yield ids, texts, metas
-            offset += len(ids)
+            return None
+        return index
+
+    def _autosave(self) -> None:
+        if self.autosave:
+            self.save()
 
     # ------------------------------------------------------------ properties
 
@@ -348,25 +419,51 @@ class HybridStore:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The lexical index (read it under :meth:`lexical_search`, not directly, when threaded)."""
-        return self._lexical
+        """The lexical index now being served (an immutable-snapshot reader; see mirror)."""
+        return self.mirror.index
 
     @property
     def dimension(self) -> int | None:
-        """Embedding dimension of the collection, ``None`` while it is empty."""
-        if self._dimension is None:
-            res = self.collection.get(limit=1, include=["embeddings"])
+        """Embedding dimension of the collection, ``None`` while it is empty or missing."""
+        if self._dimension is None and self._find_collection() is not None:
+            res = self._collection.get(limit=1, include=["embeddings"])
             embs = res.get("embeddings")
             if embs is not None and len(embs):
                 self._dimension = len(embs[0])
         return self._dimension
 
     def count(self) -> int:
-        """Number of items in the collection."""
-        return int(self.collection.count())
+        """Number of items in the collection (0 if it does not exist yet)."""
+        found = self._find_collection()
+        return 0 if found is None else int(found.count())
 
     def __len__(self) -> int:
         return self.count()
+
+    def metadata_keys(self) -> set[str]:
+        """Metadata keys the lexical index has seen (hidden keys excluded)."""
+        return set(self.mirror.index._table.keys())
+
+    def lexical_metadata(self, meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """``meta`` as the lexical index holds it: without the hidden keys."""
+        if not meta:
+            return None
+        if not self.hidden_keys:
+            return dict(meta)
+        out = {k: v for k, v in meta.items() if k not in self.hidden_keys}
+        return out or None
+
+    def parse_filter(self, where: Any) -> MetadataFilter | None:
+        """:func:`as_filter`, refusing keys that are hidden storage internals."""
+        flt = as_filter(where)
+        if flt is not None and self.hidden_keys:
+            bad = sorted(flt.keys() & self.hidden_keys)
+            if bad:
+                raise ValueError(
+                    f"filter key {bad[0]!r} is a storage field of the tool that wrote this "
+                    "collection, not document metadata; filter on the document's own keys"
+                )
+        return flt
 
     # ---------------------------------------------------------------- writes
 
@@ -377,35 +474,17 @@ class HybridStore:
         ids: Sequence[str] | None,
         embeddings: Any,
     ) -> tuple[list[str], list[str], list[dict[str, Any] | None], np.ndarray]:
-        if isinstance(texts, str):
-            raise TypeError("texts must be a list of str, not a single str; wrap it in a list")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] must be str, got {type(t).__name__}")
+        self._check_writable()
+        texts = check_texts(texts)
         n = len(texts)
-        if ids is None:
-            id_list = [uuid.uuid4().hex for _ in texts]
-        else:
-            if isinstance(ids, str):
-                raise TypeError("ids must be a list of str, not a single str")
-            id_list = list(ids)
-            if len(id_list) != n:
-                raise ValueError(f"got {len(id_list)} ids for {n} texts")
-            for i, d in enumerate(id_list):
-                if not isinstance(d, str) or not d:
-                    raise ValueError(f"ids[{i}] must be a non-empty str, got {d!r}")
-            seen: set[str] = set()
-            dupes = [d for d in id_list if d in seen or seen.add(d)]  # type: ignore[func-returns-value]
-            if dupes:
-                raise ValueError(f"duplicate ids in one call: {sorted(set(dupes))[:5]!r}")
+        id_list = [uuid.uuid4().hex for _ in texts] if ids is None else check_ids(ids, n)
         if metadatas is None:
             metas: list[dict[str, Any] | None] = [None] * n
         else:
             raw = list(metadatas)
             if len(raw) != n:
                 raise ValueError(f"got {len(raw)} metadatas for {n} texts")
-            metas = [_clean_metadata(m, i) for i, m in enumerate(raw)]
+            metas = [clean_metadata(m, i) for i, m in enumerate(raw)]
         if embeddings is None:
             parts = [
                 np.asarray(self.encoder.encode_documents(list(chunk)), dtype=np.float32)
@@ -430,10 +509,30 @@ class HybridStore:
         return id_list, texts, metas, vectors
 
     def _existing(self, ids: Sequence[str]) -> list[str]:
+        if self._find_collection() is None:
+            return []
         found: list[str] = []
         for chunk in _chunks(ids, _ID_CHUNK):
-            found.extend(self.collection.get(ids=list(chunk), include=[])["ids"])
+            found.extend(self._collection.get(ids=list(chunk), include=[])["ids"])
         return found
+
+    def _journaled(self, op: Literal["upsert", "delete"], ids: list[str], write: Any) -> None:
+        """One Chroma batch between a ``begin`` and an ``end`` journal entry.
+
+        The begin entry goes first: when it cannot be written nothing is. After Chroma
+        committed, nothing raises: a failed end entry only delays other readers until
+        the begin entry's intent times out.
+        """
+        begin = self.journal.append("begin", op, ids)
+        try:
+            with self.mirror.lock:
+                write()
+                self.mirror.touched(ids)
+        finally:
+            try:
+                self.journal.append("end", op, ids, begin=begin)
+            except Exception:
+                logger.warning("could not journal the end of a write of %d ids", len(ids))
 
     def _write(
         self,
@@ -443,53 +542,71 @@ class HybridStore:
         metas: list[dict[str, Any] | None],
         vectors: np.ndarray,
     ) -> None:
+        collection = self._writable_collection()
         batch = max(1, int(self.client.get_max_batch_size()))
-        with self._writing():
-            for start in range(0, len(ids), batch):
-                sl = slice(start, start + batch)
-                kwargs: dict[str, Any] = {
-                    "ids": ids[sl],
-                    "documents": texts[sl],
-                    "embeddings": vectors[sl],
-                }
-                if any(m is not None for m in metas[sl]):
-                    kwargs["metadatas"] = metas[sl]
+        written: list[str] = []
+        for start in range(0, len(ids), batch):
+            sl = slice(start, start + batch)
+            kwargs: dict[str, Any] = {
+                "ids": ids[sl],
+                "documents": texts[sl],
+                "embeddings": vectors[sl],
+            }
+            if any(m is not None for m in metas[sl]):
+                kwargs["metadatas"] = metas[sl]
+
+            def write(kwargs: dict[str, Any] = kwargs, sl: slice = sl) -> None:
                 if op == "add":
-                    self.collection.add(**kwargs)
+                    collection.add(**kwargs)
                 else:
-                    self.collection.upsert(**kwargs)
-                with self._lex_lock:
-                    self._lexical.add(ids[sl], texts[sl], metas[sl])
-                if self._dimension is None and len(vectors):
-                    self._dimension = int(vectors.shape[1])
+                    collection.upsert(**kwargs)
+                self._apply_local(ids[sl], texts[sl], metas[sl])
 
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Mark the collection as being written; on success record the new fingerprint.
-
-        If the write fails part-way (Chroma down, a batch rejected), the lexical index is
-        rebuilt from Chroma, which holds whatever did get written. If even that fails, or
-        the process dies, the marker stays ``"writing"`` and the next open rebuilds.
-        """
-        self._set_marker(_WRITING)
-        try:
-            yield
-        except Exception:
             try:
-                index = self._rebuild()
-                with self._lex_lock:
-                    self._lexical = index
-            except Exception:
-                logger.exception("could not resync the lexical index after a failed write")
-            raise
+                self._journaled("upsert", ids[sl], write)
+            except Exception as exc:
+                self._after_failure(ids[sl])
+                if not written:
+                    raise
+                raise PartialWriteError(
+                    f"{op} failed after {len(written)} of {len(ids)} items were written "
+                    f"({type(exc).__name__}: {exc}). The written items are stored and "
+                    "searchable; to finish, call upsert() with the same input (it is "
+                    "idempotent)",
+                    written,
+                ) from exc
+            written.extend(ids[sl])
+            if self._dimension is None and len(vectors):
+                self._dimension = int(vectors.shape[1])
         self._after_write()
 
+    def _apply_local(
+        self, ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict[str, Any] | None]
+    ) -> None:
+        """Mirror a batch Chroma just committed (a failure here never un-commits it)."""
+        try:
+            self.mirror.index.add(list(ids), list(texts), [self.lexical_metadata(m) for m in metas])
+        except Exception:
+            logger.exception("lexical index could not mirror a committed write; will repair")
+            self.mirror.needs_scan = True
+
+    def _after_failure(self, ids: Sequence[str]) -> None:
+        """A batch failed: re-read its ids (Chroma holds whatever did get written)."""
+        try:
+            self.mirror.apply_truth(ids)
+        except Exception:
+            logger.warning("could not re-read %d ids after a failed write; will repair", len(ids))
+            self.mirror.needs_scan = True
+
     def _after_write(self) -> None:
-        with self._lex_lock:
-            fingerprint = str(self._lexical.fingerprint)
-            self._set_marker(fingerprint)
-            if self.autosave and self.lexical_dir is not None:
-                self._lexical.save(self.lexical_dir)
+        try:
+            self.journal.prune()
+        except Exception:
+            logger.warning("could not prune the write journal", exc_info=True)
+        try:
+            self._autosave()
+        except Exception:
+            logger.warning("could not save the lexical snapshot", exc_info=True)
 
     def add(
         self,
@@ -509,6 +626,11 @@ class HybridStore:
 
         Returns:
             The ids, in order.
+
+        Raises:
+            ValueError: bad input; nothing was written.
+            PartialWriteError: Chroma failed after some batches were committed; retry
+                with :meth:`upsert`.
         """
         with self._write_lock:
             id_list, texts_, metas, vectors = self._prepare(texts, metadatas, ids, embeddings)
@@ -540,35 +662,50 @@ class HybridStore:
     def delete(self, ids: Sequence[str] | None = None, where: Any = None) -> int:
         """Delete items by id, by filter, or both (an id must then also match the filter).
 
-        Returns the number of items deleted. Calling with neither deletes nothing and
-        raises ``ValueError``, so a missing argument never empties the collection.
+        Returns the number of items deleted. Neither ids nor a non-empty filter raises
+        ``ValueError``, so a missing argument (or ``where={}``) never empties the
+        collection; to empty it, delete the collection.
         """
-        if ids is None and where is None:
-            raise ValueError("delete() needs ids or where; neither was given")
+        self._check_writable()
         if isinstance(ids, str):
             raise TypeError("ids must be a list of str, not a single str")
-        flt = as_filter(where) if where is not None else None
+        flt = self.parse_filter(where) if where is not None else None
+        if ids is None and flt is None:
+            raise ValueError(
+                "delete() needs ids or where (a non-empty one); neither was given (where={} would "
+                "delete everything: delete the collection for that)"
+            )
         rendered = chroma_where(flt)
-        with self._write_lock, self._writing():
+        with self._write_lock:
+            if self._find_collection() is None:
+                return 0
             deleted = 0
             if ids is not None:
                 for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
-                    found = self.collection.get(ids=list(chunk), where=rendered, include=[])
+                    found = self._collection.get(ids=list(chunk), where=rendered, include=[])
                     deleted += self._delete_ids(list(found["ids"]))
             else:
                 while True:
-                    found = self.collection.get(where=rendered, limit=_ID_CHUNK, include=[])
+                    found = self._collection.get(where=rendered, limit=_ID_CHUNK, include=[])
                     if not found["ids"]:
                         break
                     deleted += self._delete_ids(list(found["ids"]))
+            self._after_write()
             return deleted
 
     def _delete_ids(self, ids: list[str]) -> int:
         if not ids:
             return 0
-        self.collection.delete(ids=ids)
-        with self._lex_lock:
-            self._lexical.delete(ids)
+
+        def write() -> None:
+            self._collection.delete(ids=ids)
+            self.mirror.index.delete(ids)
+
+        try:
+            self._journaled("delete", ids, write)
+        except Exception:
+            self._after_failure(ids)
+            raise
         return len(ids)
 
     # ----------------------------------------------------------------- reads
@@ -586,22 +723,21 @@ class HybridStore:
         Without ids, returns at most ``limit`` items (default 1000, to keep Chroma under its
         SQL limits); page with ``offset``.
         """
-        rendered = chroma_where(as_filter(where) if where is not None else None)
+        rendered = chroma_where(self.parse_filter(where) if where is not None else None)
         include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
+        collection = self._read_collection()
         records: dict[str, StoredRecord] = {}
         if ids is not None:
             if isinstance(ids, str):
                 raise TypeError("ids must be a list of str, not a single str")
             wanted = list(dict.fromkeys(ids))
             for chunk in _chunks(wanted, _ID_CHUNK):
-                res = self.collection.get(ids=list(chunk), where=rendered, include=include)
+                res = collection.get(ids=list(chunk), where=rendered, include=include)
                 records.update({r.id: r for r in self._records(res, include_embeddings)})
             return [records[i] for i in wanted if i in records]
         if limit is not None and limit <= 0:
             raise ValueError(f"limit must be positive, got {limit}")
-        res = self.collection.get(
-            where=rendered, limit=limit or 1000, offset=offset, include=include
-        )
+        res = collection.get(where=rendered, limit=limit or 1000, offset=offset, include=include)
         return self._records(res, include_embeddings)
 
     @staticmethod
@@ -620,9 +756,28 @@ class HybridStore:
             for n, i in enumerate(ids)
         ]
 
+    def _pages(
+        self, where: Mapping[str, Any] | None = None
+    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any] | None]]]:
+        if self._find_collection() is None:
+            return
+        offset = 0
+        while True:
+            res = self._collection.get(
+                where=where, limit=_PAGE, offset=offset, include=["documents", "metadatas"]
+            )
+            ids = list(res["ids"])
+            if not ids:
+                return
+            texts = [d or "" for d in (res.get("documents") or [""] * len(ids))]
+            metas = [dict(m) if m else None for m in (res.get("metadatas") or [None] * len(ids))]
+            yield ids, texts, metas
+            offset += len(ids)
+
     def iter_records(self, where: Any = None) -> Iterator[StoredRecord]:
         """Every item (optionally filtered), paged so that any collection size works."""
-        rendered = chroma_where(as_filter(where) if where is not None else None)
+        rendered = chroma_where(self.parse_filter(where) if where is not None else None)
+        self._read_collection()
         for ids, texts, metas in self._pages(rendered):
             for i, t, m in zip(ids, texts, metas, strict=True):
                 yield StoredRecord(id=i, text=t, metadata=dict(m or {}))
@@ -634,9 +789,9 @@ class HybridStore:
 
         The similarity is ``1 - cosine distance`` (for ``l2`` and ``ip`` collections of unit
         vectors it is mapped to the same cosine). Only distances are fetched: texts and
-        metadata of the few final hits are read afterwards with :meth:`get`, which is
-        cheaper than materialising every candidate.
+        metadata of the few final hits are read afterwards with :meth:`get`.
         """
+        self._read_collection()
         query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         dim = self.dimension
         if dim is None:
@@ -667,11 +822,8 @@ class HybridStore:
 
         for attempt in range(_QUERY_RETRIES):
             try:
-                return self.collection.query(
-                    query_embeddings=query,
-                    n_results=n,
-                    where=where,
-                    include=["distances"],
+                return self._collection.query(
+                    query_embeddings=query, n_results=n, where=where, include=["distances"]
                 )
             except InternalError as exc:
                 if "finding id" not in str(exc) or attempt == _QUERY_RETRIES - 1:
@@ -680,55 +832,143 @@ class HybridStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def lexical_search(
-        self, query: str, n: int, filter: MetadataFilter | None = None
+        self,
+        query: str,
+        n: int,
+        filter: MetadataFilter | None = None,
+        max_staleness: float | None = None,
     ) -> list[tuple[str, float]]:
         """BM25 top ``n`` ``(id, score)`` among the items that satisfy ``filter``.
 
-        Takes no lock: the index serves searches from an immutable snapshot, so queries
-        never wait for a write or a save.
+        Runs the freshness check first (:meth:`sync`); the search itself takes no lock
+        (the index serves immutable snapshots), so queries never wait for a write.
         """
-        return list(self._lexical.search(query, n, where=filter))
+        self._read_collection()
+        self.sync(max_staleness)
+        return list(self.mirror.index.search(query, n, where=filter))
+
+    def stale_among(self, records: Sequence[StoredRecord]) -> list[str]:
+        """Ids of ``records`` (just read from Chroma) that the lexical index holds otherwise."""
+        if not records:
+            return []
+        from manifold_core.lexical import record_digests
+
+        ids = [r.id for r in records]
+        truth = record_digests(
+            ids, [r.text for r in records], [self.lexical_metadata(r.metadata) for r in records]
+        )
+        differs = truth != self.mirror.index.digests_of(ids)
+        return [i for i, d in zip(ids, differs.tolist(), strict=True) if d]
 
     # ----------------------------------------------------------- maintenance
 
+    def sync(self, max_staleness: float | None = None) -> None:
+        """Catch up with other processes' writes if not checked for ``max_staleness`` s.
+
+        ``None`` uses the store's ``max_staleness``; ``0`` checks now. Repairs of writes by
+        other tools run in the background (see :meth:`wait_for_repairs`).
+        """
+        if self._find_collection() is None:
+            return
+        self.mirror.check(max_staleness)
+
+    def wait_for_repairs(self, timeout: float | None = None) -> bool:
+        """Wait until no background repair runs; True if none is left running."""
+        return self.mirror.wait(timeout)
+
+    def repair(self, ids: Iterable[str]) -> int:
+        """Re-read ``ids`` from Chroma and fix their lexical entries; returns the changes."""
+        return self.mirror.apply_truth(ids)
+
     def save(self) -> None:
-        """Save the lexical index (a no-op for an in-memory index)."""
-        with self._write_lock, self._lex_lock:
-            self._set_marker(str(self._lexical.fingerprint))
-            if self.lexical_dir is not None:
-                self._lexical.save(self.lexical_dir)
+        """Save the lexical snapshot with its journal position (no-op in memory)."""
+        if self.lexical_dir is None or self._find_collection() is None:
+            return
+        mirror = self.mirror
+        with mirror.lock:
+            extra = {
+                "collection_id": str(self._collection.id),
+                "journal_since": mirror.cursor.since,
+            }
+            mirror.index.save(self.lexical_dir, extra=extra)
 
     def is_stale(self, deep: bool = False) -> bool:
-        """True when the collection changed behind this store's back (another process).
+        """True when Chroma holds changes the lexical index has not applied yet.
 
-        The quick check compares the item count and the marker the store keeps in the
-        collection's metadata; it cannot see a raw ``collection.upsert`` by another program
-        that keeps the count. ``deep=True`` also pages through the whole collection and
-        compares the content fingerprint of every (id, text, metadata) (about 2 s at 100k).
+        The quick check compares the count and looks for unapplied journal entries; it
+        cannot see a write by another tool that keeps the count. ``deep=True`` also pages
+        through the whole collection and compares every record (about 2 s at 100k).
         """
-        with self._lex_lock:
-            index = self._lexical
-            if not self._matches(index):
-                return True
-        if not deep:
-            return False
-        from manifold_core.lexical import content_fingerprint
-
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict[str, Any] | None] = []
-        for page_ids, page_texts, page_metas in self._pages():
-            ids += page_ids
-            texts += page_texts
-            metas += page_metas
-        return content_fingerprint(ids, texts, metas) != index.fingerprint
+        if self._find_collection() is None:
+            return len(self.mirror.index) > 0
+        if self.mirror.peek():
+            return True
+        return deep and bool(self.mirror.differences())
 
     def refresh(self, force: bool = False, deep: bool = False) -> bool:
-        """Rebuild the lexical index from Chroma if stale (or ``force``); True if rebuilt."""
-        with self._write_lock:
-            if not force and not self.is_stale(deep=deep):
-                return False
-            index = self._rebuild()
-            with self._lex_lock:
-                self._lexical = index
+        """Bring the lexical index up to date now; True if anything changed.
+
+        Catches up with the journal; ``deep`` also runs a repair scan of the whole
+        collection; ``force`` rebuilds the index from scratch (served until swapped).
+        """
+        if self._find_collection() is None:
+            return False
+        mirror = self.mirror
+        mirror.wait()
+        if force:
+            mirror.rebuild()
             return True
+        before = mirror.index.fingerprint
+        mirror.catch_up()
+        if deep or self.count() != len(mirror.index):
+            mirror.scan()
+        return mirror.index.fingerprint != before
+
+    def remove_manifold_data(self) -> None:
+        """Remove everything this package added: journal, snapshots, the 0.1 marker key.
+
+        The collection's own records are untouched. Collection metadata is re-read and
+        merged, never overwritten with a stale copy.
+        """
+        self._check_writable()
+        import shutil
+
+        self.mirror.wait()
+        self.journal.drop()
+        if self.lexical_dir is not None:
+            shutil.rmtree(self.lexical_dir, ignore_errors=True)
+        if self._find_collection() is not None:
+            fresh = self.client.get_collection(self.collection_name, embedding_function=None)
+            meta = dict(fresh.metadata or {})
+            if _OLD_MARKER_KEY in meta:
+                meta.pop(_OLD_MARKER_KEY)
+                meta = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}
+                fresh.modify(metadata=meta or None)
+
+
+class _ChromaSource:
+    """The mirror's view of the store's collection (texts and lexical metadata)."""
+
+    def __init__(self, store: HybridStore) -> None:
+        self.store = store
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def read(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any] | None]]:
+        store = self.store
+        if store._find_collection() is None:
+            return {}
+        out: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        for chunk in _chunks(list(ids), _ID_CHUNK):
+            res = store._collection.get(ids=list(chunk), include=["documents", "metadatas"])
+            docs = res.get("documents") or [None] * len(res["ids"])
+            metas = res.get("metadatas") or [None] * len(res["ids"])
+            for i, d, m in zip(res["ids"], docs, metas, strict=True):
+                out[i] = (d or "", store.lexical_metadata(m))
+        return out
+
+    def pages(self) -> Iterator[tuple[list[str], list[str], list[dict[str, Any] | None]]]:
+        store = self.store
+        for ids, texts, metas in store._pages():
+            yield ids, texts, [store.lexical_metadata(m) for m in metas]

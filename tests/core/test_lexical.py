@@ -554,7 +554,7 @@ def test_a_crash_before_the_pointer_switch_keeps_the_old_generation(
     real_json = lexical._write_json
 
     def crash_on_pointer(path: Path, obj: Any) -> dict[str, Any]:
-        if path.name == "CURRENT.tmp":
+        if path.name.startswith("CURRENT.") and path.name.endswith(".tmp"):
             raise KeyboardInterrupt  # killed between writing the generation and switching
         return real_json(path, obj)
 
@@ -686,3 +686,21 @@ def test_cmrc2018_dev_jieba_bm25_ndcg_at_10_is_at_least_0_95(variant: str) -> No
     run = {qid: [i for i, _ in index.search(data.queries[qid], 10)] for qid in data.qrels}
     assert len(run) >= 1000
     assert score_run(data.qrels, run)["nDCG@10"] >= 0.95
+
+
+def test_saves_of_two_indexes_to_one_folder_never_remove_each_others_files(
+    tmp_path: Path,
+) -> None:
+    """Temporary names are private and a save removes only its own older generations."""
+    first, second = build_sample(), build_sample()
+    second.add(["second-only"], ["kiwi"])
+    first.save(tmp_path)
+    mine = _generation(tmp_path)
+    second.save(tmp_path)
+    theirs = _generation(tmp_path)
+    assert mine.is_dir() and theirs.is_dir()  # neither save removed the other's generation
+    first.save(tmp_path)
+    assert not mine.exists()  # its own superseded generation is gone
+    assert theirs.is_dir()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert "second-only" not in LexicalIndex.load(tmp_path)

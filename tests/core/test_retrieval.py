@@ -112,8 +112,23 @@ def test_async_search_matches_sync(store: HybridStore) -> None:
 def test_empty_store_returns_nothing(tmp_path: Path) -> None:
     import chromadb
 
-    empty = HybridStore(HashEncoder(), client=chromadb.EphemeralClient(), collection_name="empty")
+    client = chromadb.EphemeralClient()
+    client.get_or_create_collection("empty")
+    empty = HybridStore(HashEncoder(), client=client, collection_name="empty")
     assert HybridRetriever(empty).search("anything") == []
+
+
+def test_a_missing_collection_is_an_error_not_an_empty_result() -> None:
+    import chromadb
+
+    from manifold_core.store import CollectionNotFoundError
+
+    client = chromadb.EphemeralClient()
+    client.get_or_create_collection("cars")
+    typo = HybridStore(HashEncoder(), client=client, collection_name="carz")
+    with pytest.raises(CollectionNotFoundError, match=r"'carz' does not exist.*cars"):
+        HybridRetriever(typo).search("anything")
+    assert "carz" not in [c.name for c in client.list_collections()]  # nothing was created
 
 
 @pytest.mark.parametrize(

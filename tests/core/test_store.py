@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import manifold_core.store as store_mod
-from manifold_core.store import HybridStore
+from manifold_core.mirror import LexicalMirror
+from manifold_core.store import HybridStore, PartialWriteError
 
 DOCS = [
     ("a", "the cat sat on the mat", {"kind": "pet", "year": 2021}),
@@ -218,8 +219,8 @@ def test_persisted_index_is_reused_not_rebuilt(
     store.add(["alpha beta", "gamma delta"], ids=["1", "2"])
     assert (tmp_path / "manifold_lexical" / unique_name).is_dir()
     rebuilt: list[int] = []
-    real = HybridStore._rebuild
-    monkeypatch.setattr(HybridStore, "_rebuild", lambda self: rebuilt.append(1) or real(self))
+    real = LexicalMirror.rebuild
+    monkeypatch.setattr(LexicalMirror, "rebuild", lambda self: rebuilt.append(1) or real(self))
     again = HybridStore(HashEncoder(), path=tmp_path, collection_name=unique_name)
     assert rebuilt == []
     assert [i for i, _ in again.lexical_search("gamma", 3)] == ["2"]
@@ -283,11 +284,18 @@ def test_chroma_failing_mid_write_leaves_both_sides_on_what_was_written(
         return real_upsert(**kw)
 
     monkeypatch.setattr(store.collection, "upsert", flaky)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(PartialWriteError, match="call upsert") as info:
         store.upsert(["n1 text", "n2 text", "n3 text", "n4 text"], ids=["n1", "n2", "n3", "n4"])
+    assert info.value.written == ["n1", "n2"]
+    assert isinstance(info.value.__cause__, ConnectionError)
     assert sorted(_chroma_state(store)) == ["a", "b", "c", "d", "n1", "n2"]
     _assert_in_sync(store)
     assert not store.is_stale(deep=True)
+    # the documented retry: the same upsert again finishes the write
+    monkeypatch.setattr(store.collection, "upsert", real_upsert)
+    store.upsert(["n1 text", "n2 text", "n3 text", "n4 text"], ids=["n1", "n2", "n3", "n4"])
+    assert sorted(_chroma_state(store)) == ["a", "b", "c", "d", "n1", "n2", "n3", "n4"]
+    _assert_in_sync(store)
 
 
 def test_corrupt_index_files_are_rebuilt_from_chroma(
@@ -369,6 +377,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.version = 0
         self.model: dict[str, str] = {}
         self.store = self._open(autosave=True)
+        self.store.collection  # noqa: B018 - create it: reads of a missing one raise
 
     def _open(self, autosave: bool) -> HybridStore:
         return HybridStore(

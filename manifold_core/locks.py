@@ -1,0 +1,64 @@
+"""One process per embedded Chroma directory, enforced with an OS file lock.
+
+Chroma's embedded ``PersistentClient`` is not process-safe (its docs say so; measured: a
+second process does not see the first one's writes, and concurrent saves of our lexical
+snapshots fought over the same files). A store on a persistent directory therefore holds
+an exclusive ``flock`` on ``<path>/manifold.lock`` for the life of the process; any store of
+another process on the same directory is refused with the fix (a ``chroma run`` server and
+``chromadb.HttpClient``). Stores of one process share the lock. The OS releases it when the
+process ends, even by ``kill -9``, so a crash never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import IO
+
+__all__ = ["LOCK_FILE", "DirectoryInUseError", "hold_directory"]
+
+LOCK_FILE = "manifold.lock"
+_held: dict[str, IO[str]] = {}
+_guard = threading.Lock()
+
+
+class DirectoryInUseError(RuntimeError):
+    """Another process has this embedded Chroma directory open."""
+
+
+def hold_directory(path: str | os.PathLike[str]) -> None:
+    """Take (or re-use) this process's exclusive lock on an embedded Chroma directory.
+
+    Raises:
+        DirectoryInUseError: another process holds it.
+    """
+    directory = Path(path).resolve()
+    key = str(directory)
+    with _guard:
+        if key in _held:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock, no check
+            _held[key] = handle
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise DirectoryInUseError(
+                f"the embedded Chroma directory {directory} is open in another process "
+                f"(pid {owner}). Chroma's embedded mode is not process-safe: for several "
+                f"workers or processes run a server (`chroma run --path {directory}`) and "
+                "connect with chromadb.HttpClient(host=..., port=...)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _held[key] = handle

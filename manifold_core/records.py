@@ -1,0 +1,160 @@
+"""What a Chroma record may hold: one validator for ids, texts and metadata.
+
+Chroma 1.5 rejects some inputs only deep inside a write (after earlier batches were
+committed), silently drops others, and a few break the collection for good. Everything is
+checked here, up front, so a bad call writes nothing. Measured on chromadb 1.5.9:
+
+- a lone surrogate in an id, a text, a metadata key or value raises a ``UnicodeEncodeError``
+  / ``TypeError`` in the middle of the write;
+- keys starting with ``#`` or ``$`` are rejected; keys starting with ``chroma:`` are
+  accepted and silently dropped;
+- ``float('inf')``/``nan`` values are accepted and silently dropped; ``numpy.float32`` values
+  are rejected; a list holding NaN makes the collection's compaction fail, after which every
+  write to it fails for every client;
+- a record whose list values hold more than about 5,460 items in all (SQLite's 32,766
+  variables / 6 per item; 5,460 passed, 5,500 failed) makes compaction fail in the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_LIST_ITEMS",
+    "RESERVED_KEY_PREFIXES",
+    "check_ids",
+    "check_text",
+    "check_texts",
+    "clean_metadata",
+]
+
+# Items of all list values of one record together: far below the ~5,460 that break Chroma.
+MAX_LIST_ITEMS = 4096
+RESERVED_KEY_PREFIXES = ("#", "$", "chroma:")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: Any, where: str) -> str:
+    """``value`` if it is a str Chroma can store (valid UTF-8), else a clear error."""
+    if not isinstance(value, str):
+        raise TypeError(f"{where} must be str, got {type(value).__name__}")
+    if not _encodable(value):
+        bad = next(i for i, ch in enumerate(value) if not _encodable(ch))
+        raise ValueError(
+            f"{where} holds a lone surrogate {value[bad]!r} at position {bad}, which is not "
+            "valid UTF-8 (decode the source with errors='replace')"
+        )
+    return value
+
+
+def check_texts(texts: Sequence[Any], name: str = "texts") -> list[str]:
+    """Every text checked with :func:`check_text`; a single str is refused."""
+    if isinstance(texts, str):
+        raise TypeError(f"{name} must be a list of str, not a single str; wrap it in a list")
+    out = list(texts)
+    joined_ok = all(isinstance(t, str) for t in out) and _encodable("".join(out))
+    if not joined_ok:  # find and name the first bad one
+        for i, t in enumerate(out):
+            check_text(t, f"{name}[{i}]")
+    return out
+
+
+def check_ids(ids: Sequence[Any], n: int | None = None) -> list[str]:
+    """Non-empty, distinct, valid UTF-8 str ids (``n`` of them when given)."""
+    if isinstance(ids, str):
+        raise TypeError("ids must be a list of str, not a single str")
+    out = list(ids)
+    if n is not None and len(out) != n:
+        raise ValueError(f"got {len(out)} ids for {n} texts")
+    for i, d in enumerate(out):
+        if not isinstance(d, str) or not d:
+            raise ValueError(f"ids[{i}] must be a non-empty str, got {d!r}")
+        check_text(d, f"ids[{i}]")
+    if len(set(out)) != len(out):
+        seen: set[str] = set()
+        dupes = sorted({d for d in out if d in seen or seen.add(d)})  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate ids in one call: {dupes[:5]!r}")
+    return out
+
+
+def _scalar(value: Any, where: str) -> str | int | float | bool:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(
+                f"{where} = {value} does not fit in 64 bits; Chroma would store it as an "
+                "inexact float. Store it as a str instead"
+            )
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(
+                f"{where} is not finite: {value!r} (Chroma drops such values, or breaks on "
+                "them inside a list); leave the key out instead"
+            )
+        return value
+    if isinstance(value, str):
+        return check_text(value, where)
+    raise ValueError(
+        f"{where} has type {type(value).__name__}; Chroma accepts str, int, float, bool or a "
+        "list of one of them"
+    )
+
+
+def clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
+    """Chroma's normal form of one record's metadata, or a ``ValueError`` naming the value.
+
+    ``None`` values and empty lists are dropped (both mean "no value"), numpy scalars become
+    Python ones, tuples become lists, and an empty result becomes ``None`` (Chroma rejects
+    ``{}``).
+    """
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"metadatas[{index}] must be a dict or None, got {type(meta).__name__}")
+    out: dict[str, Any] = {}
+    items = 0
+    for key, value in meta.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"metadatas[{index}] has a key that is not a non-empty str: {key!r}")
+        check_text(key, f"metadatas[{index}] key {key!r}")
+        if key.startswith(RESERVED_KEY_PREFIXES):
+            raise ValueError(
+                f"metadatas[{index}] key {key!r} starts with a prefix Chroma reserves "
+                f"({', '.join(RESERVED_KEY_PREFIXES)}); rename it"
+            )
+        where = f"metadatas[{index}][{key!r}]"
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple, np.ndarray)):
+            values = [_scalar(v, f"{where}[{j}]") for j, v in enumerate(value)]
+            if not values:
+                continue
+            if len({bool if isinstance(v, bool) else type(v) for v in values}) > 1:
+                raise ValueError(f"{where} mixes value types ({value!r}); Chroma needs one type")
+            items += len(values)
+            out[key] = values
+        else:
+            out[key] = _scalar(value, where)
+    if items > MAX_LIST_ITEMS:
+        raise ValueError(
+            f"metadatas[{index}] holds {items:,} list items in all; Chroma 1.5 breaks the "
+            f"collection above about 5,460, so at most {MAX_LIST_ITEMS:,} are accepted. "
+            "Keep long lists in the text or in another store"
+        )
+    return out or None
