@@ -273,12 +273,18 @@ class HybridStore:
         Takes every keyword of the constructor except ``client``/``path``/
         ``collection_name``, which come from the collection.
         """
-        client = getattr(collection, "_client", None)
-        if client is None or not hasattr(collection, "name"):
+        api = getattr(collection, "_client", None)
+        if api is None or not hasattr(collection, "name"):
             raise TypeError(f"expected a chromadb Collection, got {type(collection).__name__}")
         for key in ("client", "path", "collection_name"):
             if key in kwargs:
                 raise TypeError(f"from_collection() takes the {key} from the collection")
+        from chromadb.api.client import Client
+
+        # A public client on the same Chroma system (in process: the very same one).
+        client = Client(
+            tenant=collection.tenant, database=collection.database, settings=api.get_settings()
+        )
         return cls(encoder, client=client, collection_name=collection.name, **kwargs)
 
     # ------------------------------------------------------------------ setup
@@ -442,7 +448,7 @@ class HybridStore:
 
     def metadata_keys(self) -> set[str]:
         """Metadata keys the lexical index has seen (hidden keys excluded)."""
-        return set(self.mirror.index._table.keys())
+        return set(self.mirror.index._table.keys)
 
     def lexical_metadata(self, meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """``meta`` as the lexical index holds it: without the hidden keys."""
