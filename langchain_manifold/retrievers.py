@@ -2,7 +2,8 @@
 
 Two modes, one class:
 
-- **Hybrid** (``store=`` a :class:`manifold_core.HybridStore`, or :meth:`from_documents`):
+- **Hybrid** (``store=`` a :class:`manifold_core.HybridStore`, :meth:`from_documents`,
+  or :meth:`from_vectorstore` over the ``langchain_chroma.Chroma`` you already have):
   dense and BM25 candidates under one metadata filter, fused by the core
   :class:`~manifold_core.retrieval.HybridRetriever`.
 - **Drop-in for LangChain's** ``EnsembleRetriever(retrievers=[...], weights=[...])``: the
@@ -85,6 +86,16 @@ class EnsembleRetriever(BaseRetriever):
     id_key: str | None = None
     score_key: str = "score"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _adopt_vectorstore(cls, data: Any) -> Any:
+        """``store=`` a ``langchain_chroma.Chroma``: open its collection as a hybrid store."""
+        if isinstance(data, dict):
+            store = data.get("store")
+            if store is not None and not isinstance(store, HybridStore):
+                data = {**data, "store": _store_from_vectorstore(store)}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> EnsembleRetriever:
         if (self.store is None) == (self.retrievers is None):
@@ -144,6 +155,47 @@ class EnsembleRetriever(BaseRetriever):
         retriever = cls(store=store, **kwargs)
         retriever.add_documents(documents)
         return retriever
+
+    @classmethod
+    def from_vectorstore(
+        cls,
+        vectorstore: Any,
+        embedding: Any = None,
+        *,
+        read_only: bool = False,
+        lexical_variant: str = "lucene",
+        store_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> EnsembleRetriever:
+        """Hybrid search over the collection of an existing ``langchain_chroma.Chroma``.
+
+        Nothing is re-embedded and nothing about how the rest of your app writes changes:
+        the dense side is Chroma's own index, queried with the vector store's embedding
+        function; the BM25 side is built from the collection's texts and follows writes
+        made through ``vectorstore.add_documents`` / ``delete`` (and any other tool) by
+        itself. Documents come back with the ids, ``page_content`` and metadata
+        ``vectorstore.similarity_search`` returns, plus the score keys.
+
+        Args:
+            vectorstore: a ``langchain_chroma.Chroma``.
+            embedding: the model the documents were embedded with; default the vector
+                store's ``embeddings`` (required when it has none).
+            read_only: write nothing at all (no journal collection, no lexical snapshot
+                folder; the BM25 index lives in memory and is built on open); writes
+                through this retriever then raise ``PermissionError``.
+            lexical_variant: ``"lucene"`` or ``"okapi"`` BM25.
+            store_kwargs: other :class:`~manifold_core.store.HybridStore` options
+                (``max_staleness``, ``lexical_dir``, ...).
+            **kwargs: fields of the retriever (``k``, ``fetch_k``, ``fusion``, ``filter``...).
+        """
+        store = _store_from_vectorstore(
+            vectorstore,
+            embedding,
+            read_only=read_only,
+            lexical_variant=lexical_variant,
+            **(store_kwargs or {}),
+        )
+        return cls(store=store, **kwargs)
 
     @classmethod
     def from_texts(
@@ -288,6 +340,34 @@ class EnsembleRetriever(BaseRetriever):
             k=k if k is not None else self.k,
         )
         return [_fused_to_document(first[item.id], item) for item in fused]
+
+
+def _store_from_vectorstore(vectorstore: Any, embedding: Any = None, **kwargs: Any) -> HybridStore:
+    """A :class:`HybridStore` over a ``langchain_chroma.Chroma``'s collection.
+
+    langchain-chroma has no public accessor for its collection; ``Chroma._collection``
+    (a property since langchain-chroma 0.1, raising when the collection was deleted) is
+    what we rely on, pinned by a test against the installed version.
+    """
+    try:
+        collection = vectorstore._collection
+    except AttributeError:
+        collection = None
+    if collection is None or not hasattr(collection, "_client"):
+        raise TypeError(
+            "store= takes a manifold_core HybridStore or a langchain_chroma.Chroma, got "
+            f"{type(vectorstore).__name__}; for another vector store, fuse it with "
+            "EnsembleRetriever(retrievers=[...])"
+        )
+    if embedding is None:
+        embedding = getattr(vectorstore, "embeddings", None)
+    if embedding is None:
+        raise ValueError(
+            f"the Chroma vector store of collection {collection.name!r} has no "
+            "embedding_function; pass embedding= (the model its documents were embedded "
+            "with) to EnsembleRetriever.from_vectorstore"
+        )
+    return HybridStore.from_collection(collection, embedding, **kwargs)
 
 
 def _no_filter(filter: Any) -> None:
