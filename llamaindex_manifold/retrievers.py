@@ -2,10 +2,19 @@
 
 Two modes, one class:
 
-- **Hybrid** (``store=`` a :class:`manifold_core.HybridStore`, or :meth:`from_nodes`):
-  dense and BM25 candidates under one metadata filter (LlamaIndex ``MetadataFilters`` at
-  construction and per query), fused by the core
-  :class:`~manifold_core.retrieval.HybridRetriever`.
+- **Hybrid** (``store=`` a :class:`manifold_core.HybridStore`, :meth:`from_nodes`, or the
+  Chroma store you already have: :meth:`from_vector_store` for a ``ChromaVectorStore``,
+  :meth:`from_index` for a ``VectorStoreIndex`` over one): dense and BM25 candidates under
+  one metadata filter (LlamaIndex ``MetadataFilters`` at construction and per query),
+  fused by the core :class:`~manifold_core.retrieval.HybridRetriever`.
+
+Records are kept in LlamaIndex's own Chroma layout (``node_to_metadata_dict``: the node
+as JSON in ``_node_content``, plus ``_node_type``, ``doc_id``, ``document_id``,
+``ref_doc_id``), so a collection written by ``ChromaVectorStore`` and one written by
+:meth:`from_nodes` read alike: nodes come back as LlamaIndex restores them (text,
+metadata, relationships, ``ref_doc_id``, node type). Those storage keys are opened as the
+store's ``hidden_keys``: never BM25-indexed, refused in filters, and never node metadata
+(so never in the LLM prompt or the embedding text).
 - **Fusion of arbitrary retrievers** (``retrievers=[...]``): their results are fused by
   the core :func:`~manifold_core.fusion.fuse`, de-duplicated by node id. Unlike
   ``QueryFusionRetriever`` it needs no LLM (it generates no extra queries).
@@ -35,13 +44,17 @@ from llama_index.core.schema import (
     QueryType,
     TextNode,
 )
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from manifold_core.filters import MetadataFilter, from_llamaindex
 from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
 from manifold_core.retrieval import Hit, HybridRetriever
 from manifold_core.store import HybridStore
 
-__all__ = ["EnsembleRetriever"]
+__all__ = ["STORAGE_KEYS", "EnsembleRetriever"]
+
+# What LlamaIndex's node_to_metadata_dict adds beside a node's own metadata in a vector store.
+STORAGE_KEYS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
 
 _HYBRID_SCORE_KEYS = ["fused_score", "dense_score", "dense_rank", "lexical_score", "lexical_rank"]
 _FUSION_SCORE_KEYS = ["fused_score", "retriever_scores", "retriever_ranks"]
@@ -163,10 +176,78 @@ class EnsembleRetriever(BaseRetriever):
             client=client,
             collection_name=collection_name or "manifold",
             lexical_variant=lexical_variant,  # type: ignore[arg-type]
+            hidden_keys=STORAGE_KEYS,
         )
         retriever = cls(store, **kwargs)
         retriever.add_nodes(nodes)
         return retriever
+
+    @classmethod
+    def from_vector_store(
+        cls,
+        vector_store: Any,
+        embed_model: Any = None,
+        *,
+        read_only: bool = False,
+        lexical_variant: str = "lucene",
+        store_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> EnsembleRetriever:
+        """Hybrid search over the collection of an existing ``ChromaVectorStore``.
+
+        Nothing is re-embedded and nothing about how the rest of your app writes changes:
+        the dense side is Chroma's own index; the BM25 side is built from the collection's
+        texts and follows writes made through the vector store or an index over it
+        (``index.insert``, ``delete_ref_doc``) by itself.
+
+        Args:
+            vector_store: a ``llama_index.vector_stores.chroma.ChromaVectorStore``.
+            embed_model: the model the nodes were embedded with (a LlamaIndex
+                ``BaseEmbedding``, or anything ``resolve_encoder`` accepts); required,
+                since a vector store does not know its model.
+            read_only: write nothing at all (no journal collection, no snapshot folder;
+                the BM25 index lives in memory); :meth:`add_nodes` then raises
+                ``PermissionError``.
+            lexical_variant: ``"lucene"`` or ``"okapi"`` BM25.
+            store_kwargs: other :class:`~manifold_core.store.HybridStore` options.
+            **kwargs: the constructor's other arguments (``similarity_top_k``, ...).
+        """
+        collection = getattr(vector_store, "client", None)  # ChromaVectorStore's collection
+        if collection is None or not hasattr(collection, "get") or not hasattr(collection, "name"):
+            raise TypeError(
+                "from_vector_store takes a ChromaVectorStore (llama-index-vector-stores-chroma)"
+                f", got {type(vector_store).__name__}; for another vector store, fuse its "
+                "retriever: EnsembleRetriever(retrievers=[...])"
+            )
+        if embed_model is None:
+            raise ValueError(
+                f"pass embed_model= (the model the nodes of collection {collection.name!r} "
+                "were embedded with); a ChromaVectorStore does not record it"
+            )
+        store = HybridStore.from_collection(
+            collection,
+            embed_model,
+            read_only=read_only,
+            lexical_variant=lexical_variant,
+            hidden_keys=STORAGE_KEYS,
+            **(store_kwargs or {}),
+        )
+        return cls(store, **kwargs)
+
+    @classmethod
+    def from_index(cls, index: Any, embed_model: Any = None, **kwargs: Any) -> EnsembleRetriever:
+        """Hybrid search over a ``VectorStoreIndex`` whose vector store is a ``ChromaVectorStore``.
+
+        The index's own embedding model is used (``VectorStoreIndex`` keeps it in
+        ``_embed_model``, which has no public accessor; pinned by a test), unless
+        ``embed_model`` is given. Other arguments as :meth:`from_vector_store`.
+        """
+        vector_store = getattr(index, "vector_store", None)
+        if vector_store is None:
+            raise TypeError(f"from_index takes a VectorStoreIndex, got {type(index).__name__}")
+        if embed_model is None:
+            embed_model = getattr(index, "_embed_model", None)
+        return cls.from_vector_store(vector_store, embed_model, **kwargs)
 
     @classmethod
     def from_defaults(
@@ -175,15 +256,27 @@ class EnsembleRetriever(BaseRetriever):
         embed_model: Any = None,
         store: HybridStore | None = None,
         retrievers: Sequence[BaseRetriever] | None = None,
+        *,
+        index: Any = None,
+        vector_store: Any = None,
         **kwargs: Any,
     ) -> EnsembleRetriever:
-        """One entry point: from ``nodes`` (+ ``embed_model``), a ``store``, or ``retrievers``."""
+        """One entry point: from ``nodes`` (+ ``embed_model``), an ``index``, a
+        ``vector_store`` (+ ``embed_model``), a ``store``, or ``retrievers``."""
         if nodes is not None:
             return cls.from_nodes(nodes, embed_model, **kwargs)
+        if index is not None:
+            return cls.from_index(index, embed_model, **kwargs)
+        if vector_store is not None:
+            return cls.from_vector_store(vector_store, embed_model, **kwargs)
         return cls(store, retrievers=retrievers, **kwargs)
 
     def add_nodes(self, nodes: Sequence[BaseNode]) -> list[str]:
-        """Upsert nodes into the store (hybrid mode); returns their ids."""
+        """Upsert nodes into the store (hybrid mode), in LlamaIndex's layout; returns their ids.
+
+        Relationships, ``ref_doc_id``, the node type and the metadata exclusions are kept
+        (in ``_node_content``), as ``ChromaVectorStore`` keeps them.
+        """
         if self.store is None:
             raise ValueError("add_nodes needs a store (hybrid mode)")
         items = list(nodes)
@@ -191,7 +284,7 @@ class EnsembleRetriever(BaseRetriever):
             return []
         return self.store.upsert(
             [n.get_content(metadata_mode=MetadataMode.NONE) for n in items],
-            [dict(n.metadata) for n in items],
+            [node_to_metadata_dict(n, remove_text=True, flat_metadata=False) for n in items],
             ids=[n.node_id for n in items],
         )
 
@@ -226,6 +319,9 @@ class EnsembleRetriever(BaseRetriever):
         finally:
             _CALL_OPTIONS.reset(token)
 
+    def _hidden(self) -> frozenset[str]:
+        return self.store.hidden_keys if self.store is not None else frozenset()
+
     def _options(self) -> tuple[MetadataFilter | None, int | None, Any]:
         opts = _CALL_OPTIONS.get() or {}
         call_filters = opts.get("filters")
@@ -236,7 +332,7 @@ class EnsembleRetriever(BaseRetriever):
         flt, k, call_filters = self._options()
         if self._hybrid is not None:
             hits = self._hybrid.search(query_bundle.query_str, k=k, filter=flt)
-            return [_hit_to_node(h) for h in hits]
+            return [_hit_to_node(h, self._hidden()) for h in hits]
         _no_filter(call_filters)
         lists = [r.retrieve(query_bundle) for r in self.retrievers or []]
         return self._fuse_lists(lists, k)
@@ -245,7 +341,7 @@ class EnsembleRetriever(BaseRetriever):
         flt, k, call_filters = self._options()
         if self._hybrid is not None:
             hits = await self._hybrid.asearch(query_bundle.query_str, k=k, filter=flt)
-            return [_hit_to_node(h) for h in hits]
+            return [_hit_to_node(h, self._hidden()) for h in hits]
         _no_filter(call_filters)
         lists = await asyncio.gather(*(r.aretrieve(query_bundle) for r in self.retrievers or []))
         return self._fuse_lists(list(lists), k)
@@ -277,7 +373,9 @@ def _no_filter(filters: Any) -> None:
         )
 
 
-def _hit_to_node(hit: Hit) -> NodeWithScore:
+def _hit_to_node(hit: Hit, hidden: frozenset[str] = frozenset()) -> NodeWithScore:
+    """The node as LlamaIndex stored it (its layout), else a TextNode without the
+    store's ``hidden`` keys; scores added (hidden from the LLM and embedding text)."""
     scores = {
         "fused_score": hit.score,
         "dense_score": hit.dense_score,
@@ -285,13 +383,16 @@ def _hit_to_node(hit: Hit) -> NodeWithScore:
         "lexical_score": hit.lexical_score,
         "lexical_rank": hit.lexical_rank,
     }
-    node = TextNode(
-        id_=hit.id,
-        text=hit.text,
-        metadata={**hit.metadata, **scores},
-        excluded_llm_metadata_keys=list(_HYBRID_SCORE_KEYS),
-        excluded_embed_metadata_keys=list(_HYBRID_SCORE_KEYS),
-    )
+    node: BaseNode
+    if "_node_content" in hit.metadata:
+        node = metadata_dict_to_node(hit.metadata, text=hit.text)
+        node.id_ = hit.id
+    else:
+        own = {k: v for k, v in hit.metadata.items() if k not in hidden}
+        node = TextNode(id_=hit.id, text=hit.text, metadata=own)
+    node.metadata.update(scores)
+    for keys in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
+        keys.extend(k for k in _HYBRID_SCORE_KEYS if k not in keys)
     return NodeWithScore(node=node, score=hit.score)
 
 
