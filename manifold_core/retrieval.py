@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from manifold_core.filter_hints import warn_unknown_keys
 from manifold_core.fusion import FusedItem, fuse, validate_fusion
 from manifold_core.store import HybridStore
 
@@ -149,6 +150,8 @@ class HybridRetriever:
         flt = self.store.parse_filter(filter)
         store = self.store
         store.sync(self.max_staleness)
+        if flt is not None:  # a key no document has: warn, naming the closest keys
+            warn_unknown_keys(flt, store.metadata_keys())
         vector = None
         if dense_w > 0:
             vector = np.asarray(store.encoder.encode_queries([query]), dtype=np.float32)[0]

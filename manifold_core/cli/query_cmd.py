@@ -155,7 +155,7 @@ def query(
             )
         n = max(candidates, k) if use_reranker else k
         retriever = HybridRetriever(store, k=n, fetch_k=max(50, n), fusion=fusion)
-        hits = retriever.search(text, k=n, filter=where)
+        hits = _search_warning_unknown_keys(retriever, text, n, where)
         rows: list[dict[str, Any]] = []
         if use_reranker and hits:
             spec = reranker or DEFAULT_RERANKER
@@ -171,6 +171,23 @@ def query(
             typer.echo(json.dumps([_json_row(r, use_reranker) for r in rows], ensure_ascii=False))
         else:
             _print_table(text, rows, use_reranker)
+
+
+def _search_warning_unknown_keys(retriever: Any, text: str, k: int, where: Any) -> list[Any]:
+    """Search; a filter key no document has is printed as one ``warning:`` line."""
+    import warnings
+
+    from manifold_core.filter_hints import UnknownFilterKeyWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownFilterKeyWarning)
+        hits: list[Any] = retriever.search(text, k=k, filter=where)
+    for w in caught:
+        if issubclass(w.category, UnknownFilterKeyWarning):
+            err_console.print(f"warning: {w.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return hits
 
 
 def _row(hit: Any, rerank_score: float | None, retrieval_rank: int) -> dict[str, Any]:
