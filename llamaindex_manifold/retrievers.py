@@ -105,6 +105,12 @@ class EnsembleRetriever(BaseRetriever):
     ) -> None:
         if (store is None) == (retrievers is None):
             raise ValueError("give exactly one of store (hybrid search) or retrievers")
+        if store is not None and not isinstance(store, HybridStore):
+            raise TypeError(
+                f"store must be a manifold_core HybridStore, got {type(store).__name__}; for "
+                "a ChromaVectorStore use EnsembleRetriever.from_vector_store(vector_store, "
+                "embed_model=...), for a VectorStoreIndex EnsembleRetriever.from_index(index)"
+            )
         if retrievers is not None and not list(retrievers):
             raise ValueError("retrievers must not be empty")
         if similarity_top_k is not None and similarity_top_k <= 0:

@@ -206,3 +206,5 @@ def test_errors_name_the_fix(index: VectorStoreIndex) -> None:
         EnsembleRetriever.from_vector_store(index.vector_store)
     with pytest.raises(TypeError, match="ChromaVectorStore"):
         EnsembleRetriever.from_vector_store(object(), embed_model=index._embed_model)
+    with pytest.raises(TypeError, match=r"from_vector_store\(vector_store, embed_model"):
+        EnsembleRetriever(index.vector_store)
