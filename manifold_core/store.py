@@ -438,6 +438,10 @@ class HybridStore:
                 self._dimension = len(embs[0])
         return self._dimension
 
+    def exists(self) -> bool:
+        """Whether the collection exists (reads of a missing one raise)."""
+        return self._find_collection() is not None
+
     def count(self) -> int:
         """Number of items in the collection (0 if it does not exist yet)."""
         found = self._find_collection()

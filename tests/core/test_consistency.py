@@ -200,7 +200,9 @@ def test_read_only_store_writes_nothing_anywhere(tmp_path: Path) -> None:
     client = chromadb.PersistentClient(path=str(tmp_path))
     writer = HybridStore(HashEncoder(), client=client, collection_name="ro-coll")
     writer.add(["alpha beta"], [{"k": 1}], ids=["1"])
-    ro = HybridStore.from_collection(client.get_collection("ro-coll"), HashEncoder(), read_only=True)
+    ro = HybridStore.from_collection(
+        client.get_collection("ro-coll"), HashEncoder(), read_only=True
+    )
     assert [i for i, _ in ro.lexical_search("alpha", 3)] == ["1"]
     assert ro.lexical_dir is None
     for call in (
