@@ -213,6 +213,10 @@ def test_read_only_store_writes_nothing_anywhere(tmp_path: Path) -> None:
     ):
         with pytest.raises(PermissionError, match="read_only"):
             call()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    again = HybridStore(HashEncoder(), path=tmp_path, collection_name="ro-coll", read_only=True)
+    assert [i for i, _ in again.lexical_search("alpha", 3)] == ["1"]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     nowhere = HybridStore(HashEncoder(), client=client, collection_name="absent", read_only=True)
     with pytest.raises(ValueError, match="does not exist"):
         nowhere.collection  # noqa: B018
