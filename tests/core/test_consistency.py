@@ -233,6 +233,7 @@ def test_remove_manifold_data_leaves_only_the_users_records(tmp_path: Path) -> N
     store.remove_manifold_data()
     assert {c.name for c in client.list_collections()} == {"mine"}
     assert not store.lexical_dir.exists()
+    assert not (tmp_path / "manifold_lexical").exists()
     assert client.get_collection("mine").get(ids=["1"])["documents"] == ["alpha"]
 
 
