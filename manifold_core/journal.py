@@ -204,6 +204,21 @@ class Journal:
 
     # ------------------------------------------------------------------- reads
 
+    def skip(self, cursor: JournalCursor) -> None:
+        """Mark every entry visible now as seen and move the cursor to now.
+
+        For a reader about to build its index from the collection: writes whose entries are
+        visible before the build's reads are in what it reads. (One whose ``end`` comes
+        later is re-read when that entry arrives.)
+        """
+        start = time.time()
+        col = self._get(create=False)
+        if col is not None:
+            found = col.get(where={"t": {"$gte": cursor.lower_bound()}}, include=["metadatas"])
+            for entry_id, meta in zip(found["ids"], found["metadatas"] or [], strict=False):
+                cursor.seen[entry_id] = float((meta or {}).get("t", start))
+        cursor.since = start
+
     def poll(self, cursor: JournalCursor) -> Poll:
         """Read the entries the cursor has not seen and fold them into it."""
         start = time.time()

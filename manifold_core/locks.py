@@ -3,10 +3,12 @@
 Chroma's embedded ``PersistentClient`` is not process-safe (its docs say so; measured: a
 second process does not see the first one's writes, and concurrent saves of our lexical
 snapshots fought over the same files). A store on a persistent directory therefore holds
-an exclusive ``flock`` on ``<path>/manifold.lock`` for the life of the process; any store of
-another process on the same directory is refused with the fix (a ``chroma run`` server and
+an exclusive ``flock`` on the directory itself for the life of the process (no file is
+written, so a read-only store leaves the folder untouched); any store of another process on
+the same directory is refused with the fix (a ``chroma run`` server and
 ``chromadb.HttpClient``). Stores of one process share the lock. The OS releases it when the
-process ends, even by ``kill -9``, so a crash never leaves a stale lock.
+process ends, even by ``kill -9``, so a crash never leaves a stale lock. (SQLite's own locks
+are POSIX record locks, independent of ``flock``.)
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import IO
 
-__all__ = ["LOCK_FILE", "DirectoryInUseError", "hold_directory"]
+__all__ = ["DirectoryInUseError", "hold_directory"]
 
-LOCK_FILE = "manifold.lock"
-_held: dict[str, IO[str]] = {}
+_held: dict[str, int] = {}
 _guard = threading.Lock()
 
 
@@ -39,26 +39,20 @@ def hold_directory(path: str | os.PathLike[str]) -> None:
         if key in _held:
             return
         directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no advisory lock, no check
-            _held[key] = handle
+            _held[key] = -1
             return
+        fd = os.open(directory, os.O_RDONLY)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
+            os.close(fd)
             raise DirectoryInUseError(
-                f"the embedded Chroma directory {directory} is open in another process "
-                f"(pid {owner}). Chroma's embedded mode is not process-safe: for several "
-                f"workers or processes run a server (`chroma run --path {directory}`) and "
-                "connect with chromadb.HttpClient(host=..., port=...)"
+                f"the embedded Chroma directory {directory} is open in another process. "
+                "Chroma's embedded mode is not process-safe: for several workers or "
+                f"processes run a server (`chroma run --path {directory}`) and connect "
+                "with chromadb.HttpClient(host=..., port=...)"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        _held[key] = handle
+        _held[key] = fd

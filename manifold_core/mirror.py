@@ -102,6 +102,7 @@ class LexicalMirror:
         self._last_check = float("-inf")  # monotonic start of the last completed check
         self._last_scan = time.monotonic()
         self._mismatch_since: float | None = None
+        self._last_count = float("-inf")
         self._dirty: set[str] | None = None  # ids touched while a rebuild runs
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
@@ -166,7 +167,12 @@ class LexicalMirror:
 
     def _check_once(self) -> None:
         self.stats["checks"] += 1
-        count = self.source.count()  # before the poll: see the module docs of the journal
+        # The count costs a round trip: at most once per foreign_grace. It is read before
+        # the poll, so a write of ours that it counts has its begin entry in the poll.
+        count = None
+        if time.monotonic() - self._last_count >= self.foreign_grace:
+            self._last_count = time.monotonic()
+            count = self.source.count()
         poll = self.journal.poll(self.cursor)
         if poll.reread:
             self.apply_truth(poll.reread)
@@ -175,7 +181,9 @@ class LexicalMirror:
             logger.info("journal position older than its retention; rebuilding")
             self.start(self.rebuild)
             return
-        if count != len(self.index) and not poll.activity:
+        if count is None:
+            pass
+        elif count != len(self.index) and not poll.activity:
             if self._mismatch_since is None:
                 self._mismatch_since = now
             elif now - self._mismatch_since >= self.foreign_grace:
@@ -262,9 +270,9 @@ class LexicalMirror:
 
     def rebuild(self) -> None:
         """Build a new index beside the served one, swap it in, re-apply what changed meanwhile."""
-        self.cursor.since = time.time()
         with self.lock:
             self._dirty = set()
+        self.journal.skip(self.cursor)
         try:
             index = self.build()
         except BaseException:

@@ -438,6 +438,10 @@ class HybridStore:
                 self._dimension = len(embs[0])
         return self._dimension
 
+    def exists(self) -> bool:
+        """Whether the collection exists (reads of a missing one raise)."""
+        return self._find_collection() is not None
+
     def count(self) -> int:
         """Number of items in the collection (0 if it does not exist yet)."""
         found = self._find_collection()
@@ -943,6 +947,9 @@ class HybridStore:
         self.journal.drop()
         if self.lexical_dir is not None:
             shutil.rmtree(self.lexical_dir, ignore_errors=True)
+            parent = self.lexical_dir.parent  # the default manifold_lexical/, once empty
+            if parent.name == "manifold_lexical" and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
         if self._find_collection() is not None:
             fresh = self.client.get_collection(self.collection_name, embedding_function=None)
             meta = dict(fresh.metadata or {})

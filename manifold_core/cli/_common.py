@@ -48,6 +48,7 @@ def fail(message: str) -> NoReturn:
 @contextmanager
 def cli_errors() -> Iterator[None]:
     """Turn user errors raised inside the block into one line and exit code 2."""
+    from manifold_core.locks import DirectoryInUseError
     from manifold_core.packaged import ModelLoadError
 
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -56,7 +57,15 @@ def cli_errors() -> Iterator[None]:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         yield
-    except (CliError, ModelLoadError, ValueError, TypeError, FileNotFoundError) as exc:
+    except (
+        CliError,
+        ModelLoadError,
+        DirectoryInUseError,
+        PermissionError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+    ) as exc:
         message = str(exc) or type(exc).__name__
         err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

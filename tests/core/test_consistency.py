@@ -200,7 +200,9 @@ def test_read_only_store_writes_nothing_anywhere(tmp_path: Path) -> None:
     client = chromadb.PersistentClient(path=str(tmp_path))
     writer = HybridStore(HashEncoder(), client=client, collection_name="ro-coll")
     writer.add(["alpha beta"], [{"k": 1}], ids=["1"])
-    ro = HybridStore.from_collection(client.get_collection("ro-coll"), HashEncoder(), read_only=True)
+    ro = HybridStore.from_collection(
+        client.get_collection("ro-coll"), HashEncoder(), read_only=True
+    )
     assert [i for i, _ in ro.lexical_search("alpha", 3)] == ["1"]
     assert ro.lexical_dir is None
     for call in (
@@ -211,6 +213,10 @@ def test_read_only_store_writes_nothing_anywhere(tmp_path: Path) -> None:
     ):
         with pytest.raises(PermissionError, match="read_only"):
             call()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    again = HybridStore(HashEncoder(), path=tmp_path, collection_name="ro-coll", read_only=True)
+    assert [i for i, _ in again.lexical_search("alpha", 3)] == ["1"]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     nowhere = HybridStore(HashEncoder(), client=client, collection_name="absent", read_only=True)
     with pytest.raises(ValueError, match="does not exist"):
         nowhere.collection  # noqa: B018
@@ -227,6 +233,7 @@ def test_remove_manifold_data_leaves_only_the_users_records(tmp_path: Path) -> N
     store.remove_manifold_data()
     assert {c.name for c in client.list_collections()} == {"mine"}
     assert not store.lexical_dir.exists()
+    assert not (tmp_path / "manifold_lexical").exists()
     assert client.get_collection("mine").get(ids=["1"])["documents"] == ["alpha"]
 
 
@@ -246,3 +253,107 @@ def test_hidden_keys_are_not_indexed_and_cannot_be_filtered(client: Any) -> None
         HybridRetriever(store).search("hidden", filter={"_node_content": "x"})
     hit = HybridRetriever(store).search("hidden", filter={"color": "red"})[0]
     assert hit.metadata["_node_content"]  # still there for the adapter to restore the node
+
+
+# ---------------------------------------------------- two stores, one collection (hypothesis)
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
+
+_WORDS = st.sampled_from(["red", "green", "blue", "cyan", "plum", "teal"])
+_IDS = st.sampled_from([f"k{i}" for i in range(8)])
+_WHO = st.sampled_from([0, 1])
+
+
+class TwoStoresMachine(RuleBasedStateMachine):
+    """Interleaved writes and searches from two stores on one collection; a model dict.
+
+    After any history, each store's searches (``max_staleness=0``) see exactly what Chroma
+    holds: every text by its own unique word, with the metadata the filter asks for.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="two-stores-")
+        self.client = chromadb.PersistentClient(path=self.dir)
+        self.stores = [self._open(), self._open()]
+        self.stores[0].collection  # noqa: B018 - create it
+        self.model: dict[str, tuple[str, str]] = {}
+        self.version = 0
+
+    def _open(self) -> HybridStore:
+        return HybridStore(
+            HashEncoder(dim=16), client=self.client, collection_name="two-stores", max_staleness=0
+        )
+
+    def _text(self, word: str) -> str:
+        self.version += 1
+        n, letters = self.version, ""
+        while n:
+            n, r = divmod(n, 26)
+            letters += "abcdefghijklmnopqrstuvwxyz"[r]
+        return f"{word} qx{letters}"
+
+    @rule(who=_WHO, ids=st.lists(_IDS, min_size=1, max_size=3, unique=True), word=_WORDS)
+    def upsert(self, who: int, ids: list[str], word: str) -> None:
+        texts = [self._text(word) for _ in ids]
+        self.stores[who].upsert(texts, [{"w": word}] * len(ids), ids=ids)
+        self.model.update({i: (t, word) for i, t in zip(ids, texts, strict=True)})
+
+    @rule(who=_WHO, doc_id=_IDS, word=_WORDS)
+    def add(self, who: int, doc_id: str, word: str) -> None:
+        if doc_id in self.model:
+            return
+        text = self._text(word)
+        self.stores[who].add([text], [{"w": word}], ids=[doc_id])
+        self.model[doc_id] = (text, word)
+
+    @rule(who=_WHO, ids=st.lists(_IDS, min_size=1, max_size=3, unique=True))
+    def delete(self, who: int, ids: list[str]) -> None:
+        assert self.stores[who].delete(ids=ids) == sum(i in self.model for i in ids)
+        for i in ids:
+            self.model.pop(i, None)
+
+    @rule(who=_WHO, word=_WORDS)
+    def delete_where(self, who: int, word: str) -> None:
+        self.stores[who].delete(where={"w": word})
+        self.model = {i: v for i, v in self.model.items() if v[1] != word}
+
+    @rule(who=_WHO)
+    def reopen(self, who: int) -> None:
+        self.stores[who] = self._open()
+
+    @rule(who=_WHO, word=_WORDS)
+    def filtered_search(self, who: int, word: str) -> None:
+        hits = HybridRetriever(self.stores[who], k=8).search(word, filter={"w": word})
+        want = {i for i, (_, w) in self.model.items() if w == word}
+        assert {h.id for h in hits} <= want
+        assert all(h.metadata == {"w": word} for h in hits)
+        lexical = HybridRetriever(self.stores[who], k=8, weights=(0.0, 1.0))
+        assert {h.id for h in lexical.search(word, filter={"w": word})} == want
+
+    @invariant()
+    def both_indexes_equal_chroma(self) -> None:
+        for store in self.stores:
+            store.sync(0)
+            for doc_id, (text, _) in self.model.items():
+                version = text.split()[-1]
+                assert [i for i, _ in store.lexical_search(version, 3)] == [doc_id]
+            assert sorted(store.lexical.ids) == sorted(self.model)
+
+    def teardown(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+TestTwoStores = TwoStoresMachine.TestCase
+TestTwoStores.settings = settings(
+    max_examples=8,
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

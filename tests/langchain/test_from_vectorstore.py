@@ -166,11 +166,6 @@ def test_read_only_writes_nothing(vectorstore: Any, tmp_path: Path) -> None:
     assert not {p for p in added if p.parts[0] == "manifold_lexical"}, added
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py: HybridStore takes its process lock file (manifold.lock) in the "
-    "persist directory before looking at read_only (lead's area)",
-)
 def test_read_only_leaves_no_lock_file(vectorstore: Any, tmp_path: Path) -> None:
     folder = tmp_path / "chroma_langchain_db"
     before = _manifold_files(folder)
@@ -197,15 +192,9 @@ def test_remove_manifold_data_leaves_the_collection_as_it_was(vectorstore: Any) 
     assert (after["embeddings"] == before["embeddings"]).all()
     assert "manifold" not in str(client.get_collection(name).metadata or {})
     folder = Path(client.get_settings().persist_directory)
-    left = {p for p in _manifold_files(folder) if p.parts[0] == "manifold_lexical"}
-    assert left <= {Path("manifold_lexical")}, left  # no snapshot is left
+    assert not {p for p in _manifold_files(folder) if p.parts[0] == "manifold_lexical"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py: remove_manifold_data leaves manifold.lock and the empty "
-    "manifold_lexical/ folder in the persist directory (lead's area)",
-)
 def test_remove_manifold_data_leaves_no_file(vectorstore: Any, tmp_path: Path) -> None:
     folder = tmp_path / "chroma_langchain_db"
     before = _manifold_files(folder)
