@@ -122,6 +122,16 @@ def test_hybrid_search_with_one_filter_on_both_sides(vectorstore: Any) -> None:
     assert {d.id for d in reviews} == {"car-4", "car-6"}
 
 
+async def test_async_matches_sync(vectorstore: Any) -> None:
+    retriever = EnsembleRetriever.from_vectorstore(vectorstore, k=3)
+    flt = {"source": "review"}
+    sync = retriever.invoke("quiet cabin", filter=flt)
+    got = await retriever.ainvoke("quiet cabin", filter=flt)
+    assert [d.id for d in got] == [d.id for d in sync] and all(
+        d.metadata["source"] == "review" for d in got
+    )
+
+
 def test_store_equals_vectorstore_is_adopted_too(vectorstore: Any) -> None:
     retriever = EnsembleRetriever(store=vectorstore, k=2)
     assert isinstance(retriever.store, HybridStore)
