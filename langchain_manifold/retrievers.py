@@ -345,9 +345,9 @@ class EnsembleRetriever(BaseRetriever):
 def _store_from_vectorstore(vectorstore: Any, embedding: Any = None, **kwargs: Any) -> HybridStore:
     """A :class:`HybridStore` over a ``langchain_chroma.Chroma``'s collection.
 
-    langchain-chroma has no public accessor for its collection; ``Chroma._collection``
-    (a property since langchain-chroma 0.1, raising when the collection was deleted) is
-    what we rely on, pinned by a test against the installed version.
+    langchain-chroma (1.1) has no public accessor for its collection; ``Chroma._collection``
+    (a property that raises when the collection was deleted) is what we rely on, pinned by
+    a test against the installed version, with the public ``Chroma.embeddings``.
     """
     try:
         collection = vectorstore._collection
