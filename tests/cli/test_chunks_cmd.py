@@ -181,7 +181,7 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "img.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
-    _one_line_error(_invoke(str(path), "-m", ZH_MODEL), "not UTF-8")
+    _one_line_error(_invoke(str(path), "-m", ZH_MODEL), "img.png: unsupported type")
 
 
 @pytest.mark.parametrize(
