@@ -86,6 +86,7 @@ __all__ = [
     "find_files",
     "open_index",
     "plan_ingest",
+    "precheck_model",
     "read_file",
     "read_manifest",
     "resolve_model_spec",
@@ -1244,6 +1245,7 @@ def run_ingest(
     prune: bool = False,
     dry_run: bool = False,
     truncate: bool = False,
+    check_model: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Read ``paths``, split, embed and write the new and changed files into ``index_dir``.
 
@@ -1264,6 +1266,8 @@ def run_ingest(
         dry_run: plan only: load no model, write nothing.
         truncate: with ``kind="none"``, cut documents longer than the model reads at its
             limit (listed in ``truncated``) instead of refusing them.
+        check_model: called with the model spec before any file is read (default
+            :func:`precheck_model` when ``load_encoder`` is the default).
 
     Raises:
         FileNotFoundError: a missing path.
@@ -1277,6 +1281,10 @@ def run_ingest(
     spec = resolve_model_spec(model, manifest, default_model, str(index_dir))
     settings = ChunkerSettings.merged(manifest.chunker if manifest else None, **(chunker or {}))
     settings.validate()
+    if check_model is None and load_encoder is None:
+        check_model = precheck_model
+    if check_model is not None:
+        check_model(spec)  # a bad model name fails now, not after hashing the folder
     if embedding_batch_size <= 0:
         raise ValueError(f"batch size must be positive, got {embedding_batch_size}")
     plan = plan_ingest(
@@ -1514,6 +1522,36 @@ def run_ingest(
         wrote=wrote,
         **stats,
     )
+
+
+def precheck_model(spec: str) -> None:
+    """Fail fast on a model that cannot load, without loading it (no torch import).
+
+    A ``pkg:`` name must be known and its package installed; a path must exist; a Hub
+    name, when the Hub is switched off (``HF_HUB_OFFLINE``), must be in the local cache.
+    Anything else is left to the real load.
+
+    Raises:
+        ModelLoadError: the one-line reason (see :func:`manifold_core.packaged.load_error`).
+    """
+    from manifold_core.packaged import check_model_name, is_packaged, load_error, packaged_model
+
+    if is_packaged(spec):
+        packaged_model(spec)
+        return
+    check_model_name(spec)
+    if os.path.isdir(os.path.expanduser(spec)):
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("", "0"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        hit = try_to_load_from_cache(spec, "config.json")
+    except Exception as exc:  # a malformed repo id
+        raise load_error(spec, exc) from None
+    if not isinstance(hit, str):
+        raise load_error(spec, FileNotFoundError(f"{spec} is not in the cache"))
 
 
 def _save_partial(

@@ -249,6 +249,11 @@ def chunks(
 ) -> None:
     """Show where the semantic splitter cuts FILE: chunks, boundary similarities, cut-off."""
     with cli_errors(verbose=verbose):
+        from manifold_core.cli._common import _go_offline_if_hub_unreachable
+        from manifold_core.ingest import precheck_model
+
+        _go_offline_if_hub_unreachable(model)
+        precheck_model(model)  # a bad model name fails now, before anything slow
         document, n_docs = read_document(file, doc)
         text = document.text
         if n_docs > 1 and doc is None:

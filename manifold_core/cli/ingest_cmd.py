@@ -229,7 +229,8 @@ def ingest(
     with cli_errors(verbose=verbose):
         from rich.progress import Progress
 
-        from manifold_core.ingest import run_ingest
+        from manifold_core.cli._common import _go_offline_if_hub_unreachable
+        from manifold_core.ingest import precheck_model, run_ingest
 
         settings = {
             "kind": chunker,
@@ -250,6 +251,10 @@ def ingest(
                 bars.update(task, total=1, completed=1)
                 return encoder
 
+            def check(spec: str) -> None:
+                _go_offline_if_hub_unreachable(spec)
+                precheck_model(spec)
+
             report = run_ingest(
                 paths,
                 index,
@@ -264,6 +269,7 @@ def ingest(
                 prune=prune,
                 dry_run=dry_run,
                 truncate=truncate,
+                check_model=check,
             )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -78,3 +78,26 @@ def test_query_json_prints_snippets_unless_full_text(tmp_path: Path) -> None:
     full = json.loads(ok("query", "solar", "--index", index, "--json", "--full-text").stdout)[0]
     assert len(full["text"]) == full["chars"] == hit["chars"]
     assert long_text.startswith(full["text"])
+
+
+def test_quiet_by_default_and_chatty_with_verbose(tmp_path: Path) -> None:
+    """Run as a user does (a fresh process): stderr holds nothing of the libraries'."""
+    import os
+    import subprocess
+
+    (tmp_path / "熊猫.txt").write_text(
+        "大熊猫吃竹子。大熊猫住在四川。\n\n红烧肉很好吃。\n", "utf-8"
+    )
+    env = {**os.environ, **ENV}
+
+    def chunks(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = ["manifold", "chunks", "熊猫.txt", "-m", MODEL, "--json", "--plot", "p.png"]
+        return subprocess.run(
+            [*argv, *extra], capture_output=True, text=True, cwd=tmp_path, env=env, check=True
+        )
+
+    quiet = chunks()
+    assert json.loads(quiet.stdout)["chunks"]
+    assert quiet.stderr.strip() == "wrote p.png", quiet.stderr
+    loud = chunks("--verbose")
+    assert "Loading weights" in loud.stderr  # the bar the default run kept out

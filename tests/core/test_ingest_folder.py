@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +267,32 @@ def test_fixed_chunker_windows_overlap(tmp_path: Path) -> None:
     assert len(chunks) == 8  # starts every 40 tokens: 0, 40, ..., 280
     first, second = chunks[0].text.split(), chunks[1].text.split()
     assert len(first) == 50 and first[-10:] == second[:10]
+
+
+def test_a_bad_model_name_fails_before_any_slow_work(tmp_path: Path) -> None:
+    """No torch import, no file read: the name is checked against the cache and packages."""
+    code = (
+        "import sys\n"
+        "from manifold_core.ingest import precheck_model\n"
+        "from manifold_core.packaged import ModelLoadError\n"
+        "for spec in ['Qwen/No-Such-Model-0.6B', 'pkg:no-such-model', './no/such/folder']:\n"
+        "    try:\n"
+        "        precheck_model(spec)\n"
+        "    except ModelLoadError as exc:\n"
+        "        print(spec, '->', str(exc)[:40])\n"
+        "precheck_model('pkg:all-MiniLM-L6-v2')\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    ).stdout.splitlines()
+    assert [line.split(" -> ")[0] for line in out[:-1]] == [
+        "Qwen/No-Such-Model-0.6B",
+        "pkg:no-such-model",
+        "./no/such/folder",
+    ]
+    assert out[-1] == "False False"
