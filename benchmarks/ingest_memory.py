@@ -108,7 +108,7 @@ def main() -> None:
         generate(path, args.mb)
         size_mib = path.stat().st_size / 2**20
         print(f"file: {size_mib:.1f} MiB of generated prose; model: {args.model}")
-        print(f"| chunker | chunks | seconds | peak RSS (MiB) | peak / file size |")
+        print("| chunker | chunks | seconds | peak RSS (MiB) | peak / file size |")
         print("|---|---:|---:|---:|---:|")
         for kind in args.chunkers:
             r = measure(path, kind, args.model, args.timeout)
