@@ -780,6 +780,8 @@ class IndexManifest:
         collection: the Chroma collection name.
         lexical_variant: the BM25 variant of the lexical index.
         chunker: the :class:`ChunkerSettings` of the last ingest, as a dict.
+        lexical_language: the stemmer of the BM25 tokenizer (``None``: no stemming, as
+            in indexes made before stemming existed).
         files: per ingested file (absolute POSIX path): ``sha256``, ``size``, ``kind``
             and ``chunks``; what makes re-ingesting an unchanged file free.
         created: ISO 8601 UTC time of the first ingest.
@@ -794,6 +796,7 @@ class IndexManifest:
     lexical_variant: str = "lucene"
     chunker: dict[str, Any] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lexical_language: str | None = None
     created: str = ""
     updated: str = ""
     tool: str = TOOL_NAME
@@ -1246,6 +1249,7 @@ def run_ingest(
     dry_run: bool = False,
     truncate: bool = False,
     check_model: Callable[[str], None] | None = None,
+    stemming: str | None = None,
 ) -> IngestReport:
     """Read ``paths``, split, embed and write the new and changed files into ``index_dir``.
 
@@ -1268,6 +1272,9 @@ def run_ingest(
             limit (listed in ``truncated``) instead of refusing them.
         check_model: called with the model spec before any file is read (default
             :func:`precheck_model` when ``load_encoder`` is the default).
+        stemming: the BM25 stemmer of a new index (``"english"``... or ``"none"``);
+            ``None``: the index's, else :data:`~manifold_core.lexical.DEFAULT_LANGUAGE`.
+            An existing index keeps its own (another value is refused).
 
     Raises:
         FileNotFoundError: a missing path.
@@ -1281,6 +1288,7 @@ def run_ingest(
     spec = resolve_model_spec(model, manifest, default_model, str(index_dir))
     settings = ChunkerSettings.merged(manifest.chunker if manifest else None, **(chunker or {}))
     settings.validate()
+    language = _lexical_language(stemming, manifest, str(index_dir))
     if check_model is None and load_encoder is None:
         check_model = precheck_model
     if check_model is not None:
@@ -1361,11 +1369,15 @@ def run_ingest(
     def open_store() -> HybridStore:
         nonlocal store
         if store is None:
+            from manifold_core.lexical import LexicalTokenizer
+
             store = HybridStore(
                 encoder,
                 path=index_path,
                 collection_name=manifest.collection if manifest else DEFAULT_COLLECTION,
                 lexical_variant=manifest.lexical_variant if manifest else "lucene",  # type: ignore[arg-type]
+                # A new index gets its stemmer; an existing one loads the saved tokenizer.
+                tokenizer=None if manifest else LexicalTokenizer(language=language),
                 autosave=False,
             )
         return store
@@ -1501,6 +1513,7 @@ def run_ingest(
                 lexical_variant=store.lexical_variant,
                 chunker=asdict(settings),
                 files=files_out,
+                lexical_language=language,
                 created=manifest.created if manifest else now,
                 updated=now,
             ),
@@ -1522,6 +1535,26 @@ def run_ingest(
         wrote=wrote,
         **stats,
     )
+
+
+def _lexical_language(
+    stemming: str | None, manifest: IndexManifest | None, index_dir: str
+) -> str | None:
+    """The BM25 stemmer: the index's (a different one is refused), else the one asked for."""
+    from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
+
+    wanted = None if stemming is None else (None if stemming.lower() == "none" else stemming)
+    if manifest is not None:
+        if stemming is not None and wanted != manifest.lexical_language:
+            raise ValueError(
+                f"index {index_dir!r} was built with stemming "
+                f"{manifest.lexical_language or 'none'!r}, not {stemming!r}; omit --stemming "
+                "or choose another --index"
+            )
+        return manifest.lexical_language
+    language = DEFAULT_LANGUAGE if stemming is None else wanted
+    LexicalTokenizer(language=language)  # an unknown language fails now
+    return language
 
 
 def precheck_model(spec: str) -> None:

@@ -203,6 +203,15 @@ def ingest(
             "--dry-run", help="Print what would be read, skipped and pruned; write nothing."
         ),
     ] = False,
+    stemming: Annotated[
+        str | None,
+        typer.Option(
+            "--stemming",
+            help="BM25 stemmer of a new index: english (the default: measured best), "
+            "another Snowball language, or none. An index keeps its own.",
+            show_default=False,
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Chunks per embedding call and write.")
     ] = 256,
@@ -270,6 +279,7 @@ def ingest(
                 dry_run=dry_run,
                 truncate=truncate,
                 check_model=check,
+                stemming=stemming,
             )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

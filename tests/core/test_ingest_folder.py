@@ -296,3 +296,26 @@ def test_a_bad_model_name_fails_before_any_slow_work(tmp_path: Path) -> None:
         "./no/such/folder",
     ]
     assert out[-1] == "False False"
+
+
+def test_new_indexes_stem_english_and_keep_their_stemmer(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "car.txt").write_text("Wind and tyre noise stay low at speed.", encoding="utf-8")
+    (docs / "bread.txt").write_text("Bake the loaves in a Dutch oven.", encoding="utf-8")
+    stemmed = tmp_path / "stemmed"
+    ingest(docs, stemmed, CountingEncoder())
+    manifest = read_manifest(stemmed)
+    assert manifest is not None and manifest.lexical_language == "english"
+    store = HybridStore(CountingEncoder(), path=stemmed)  # reopened: the saved tokenizer
+
+    def names(query: str) -> list[str]:
+        return [store.get([i])[0].metadata["file_name"] for i, _ in store.lexical_search(query, 5)]
+
+    assert names("tyres") == ["car.txt"]
+    assert names("baking") == ["bread.txt"]  # bake, baking -> bake
+    plain = tmp_path / "plain"
+    ingest(docs, plain, CountingEncoder(), stemming="none")
+    assert HybridStore(CountingEncoder(), path=plain).lexical_search("tyres", 5) == []
+    with pytest.raises(ValueError, match="was built with stemming 'english'"):
+        ingest(docs, stemmed, CountingEncoder(), stemming="none")
