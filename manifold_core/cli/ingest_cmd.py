@@ -42,6 +42,12 @@ class _RichProgress:
     def advance(self, stage: str, n: int) -> None:
         self.progress.advance(self.tasks[stage], n)
 
+    def finish(self) -> None:
+        """Close the bars whose total was not known (the chunks embedded)."""
+        for task in self.tasks.values():
+            done = self.progress.tasks[task].completed
+            self.progress.update(task, total=max(done, 1), completed=max(done, 1))
+
 
 def _progress_columns() -> tuple[Any, ...]:
     """Item counts, rate and time left: bytes for reading, chunks for embedding."""
@@ -59,16 +65,18 @@ def _progress_columns() -> tuple[Any, ...]:
 
     class Counts(ProgressColumn):
         def render(self, task: Any) -> Text:
-            if task.fields.get("unit") == "B":
+            unit = task.fields.get("unit")
+            if unit == "B":
                 return DownloadColumn().render(task)
-            return Text(f"{int(task.completed):,} chunks")
+            return Text(f"{int(task.completed):,} {unit}" if unit else "")
 
     class Rate(ProgressColumn):
         def render(self, task: Any) -> Text:
-            if task.fields.get("unit") == "B":
+            unit = task.fields.get("unit")
+            if unit == "B":
                 return TransferSpeedColumn().render(task)
             speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:,.1f} chunks/s")
+            return Text("" if speed is None or not unit else f"{speed:,.1f} {unit}/s")
 
     return (
         TextColumn("{task.description:<10}"),
@@ -77,8 +85,9 @@ def _progress_columns() -> tuple[Any, ...]:
         Counts(),
         Rate(),
         TimeElapsedColumn(),
-        TextColumn("left"),
+        TextColumn("elapsed,"),
         TimeRemainingColumn(),
+        TextColumn("left"),
     )
 
 
@@ -264,6 +273,7 @@ def ingest(
                 _go_offline_if_hub_unreachable(spec)
                 precheck_model(spec)
 
+            tracker = _RichProgress(bars)
             report = run_ingest(
                 paths,
                 index,
@@ -271,7 +281,7 @@ def ingest(
                 default_model=DEFAULT_EMBEDDING,
                 chunker=settings,
                 load_encoder=load,
-                progress=_RichProgress(bars),
+                progress=tracker,
                 embedding_batch_size=batch_size,
                 include=include or (),
                 exclude=exclude or (),
@@ -281,6 +291,7 @@ def ingest(
                 check_model=check,
                 stemming=stemming,
             )
+            tracker.finish()
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         elif report.dry_run:
