@@ -247,7 +247,12 @@ def chunks(
         typer.Option("--verbose", "-v", help="Show the libraries' own warnings and bars."),
     ] = False,
 ) -> None:
-    """Show where the semantic splitter cuts FILE: chunks, boundary similarities, cut-off."""
+    """Show where the semantic splitter cuts FILE: chunks, boundary similarities, cut-off.
+
+    FILE is read as `manifold ingest` reads it (PDF, HTML, DOCX, Markdown, text, one JSONL
+    record). The profile runs over the whole extracted text, each chunk labelled with the
+    page or heading it starts in; ingest also cuts at every page and heading.
+    """
     with cli_errors(verbose=verbose):
         from manifold_core.cli._common import _go_offline_if_hub_unreachable
         from manifold_core.ingest import precheck_model
