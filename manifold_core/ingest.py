@@ -1474,6 +1474,8 @@ def run_ingest(
                     # Emptied: its old chunks go. Failed half-way: the chunks written stay
                     # consistent, and the file is read again next time.
                     waiting.append((entry, produced, old, exc.reason == "empty"))
+                    if not pending:
+                        flush()
                 elif not old:  # remembered, so an unchanged unreadable file is not retried
                     files_out[src] = {
                         "sha256": entry.sha256,
@@ -1488,6 +1490,8 @@ def run_ingest(
                 if progress is not None:
                     progress.advance("read", entry.size - done_bytes)
             waiting.append((entry, produced, old, True))
+            if not pending:  # all its chunks are written: done now, not at the next batch
+                flush()
         flush()
         pruned, pruned_files = 0, []
         if prune and plan.gone:

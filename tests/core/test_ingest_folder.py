@@ -319,3 +319,29 @@ def test_new_indexes_stem_english_and_keep_their_stemmer(tmp_path: Path) -> None
     assert HybridStore(CountingEncoder(), path=plain).lexical_search("tyres", 5) == []
     with pytest.raises(ValueError, match="was built with stemming 'english'"):
         ingest(docs, stemmed, CountingEncoder(), stemming="none")
+
+
+def test_a_failure_midway_keeps_the_files_finished_and_redoes_the_rest(
+    built: tuple[Path, Path, Any],
+) -> None:
+    docs, index, _ = built
+    (docs / "a-first.txt").write_text("Finished before the failure.\n", encoding="utf-8")
+    (docs / "zz-last.txt").write_text("The model fails on this one.\n", encoding="utf-8")
+
+    class Failing(CountingEncoder):
+        def _embed(self, texts: Any) -> np.ndarray:
+            if any("fails" in t for t in texts):
+                raise RuntimeError("the model crashed")
+            return super()._embed(texts)
+
+    with pytest.raises(RuntimeError, match="crashed"):
+        ingest(docs, index, Failing(), embedding_batch_size=1)
+    manifest = read_manifest(index)
+    assert manifest is not None
+    assert (docs / "a-first.txt").as_posix() in manifest.files  # kept, not redone
+    assert (docs / "zz-last.txt").as_posix() not in manifest.files
+    enc = CountingEncoder()
+    again = ingest(docs, index, enc)
+    assert [f.path.name for f in again.plan.files if f.status != "unchanged"] == ["zz-last.txt"]
+    names = {r.metadata["file_name"] for r in records(index).values()}
+    assert {"a-first.txt", "zz-last.txt"} <= names
