@@ -78,17 +78,24 @@ __all__ = [
     "IngestReport",
     "SkippedFile",
     "SourceDocument",
+    "WritePlan",
+    "apply_write",
     "check_index_dir",
     "chunk_documents",
     "chunk_id",
     "embed_texts",
     "file_sha256",
     "find_files",
+    "iter_chunks",
+    "iter_file_documents",
+    "model_token_limit",
     "open_index",
     "plan_ingest",
+    "plan_write",
     "precheck_model",
     "read_file",
     "read_manifest",
+    "read_sources",
     "resolve_model_spec",
     "run_ingest",
     "scan_sources",
@@ -969,7 +976,7 @@ def open_index(
 
 @dataclass(frozen=True)
 class WritePlan:
-    """What one ingest changes: upsert ``chunks`` (with ``embeddings``), delete ``stale_ids``.
+    """A write for chunks held in memory (library use; :func:`run_ingest` streams instead).
 
     Attributes:
         chunks: the new chunks, in order.
