@@ -28,9 +28,9 @@ import numpy as np
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import chromadb  # noqa: E402
+import chromadb
 
-from manifold_core.store import HybridStore  # noqa: E402
+from manifold_core.store import HybridStore
 
 DIM = 64
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -35,6 +35,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from manifold_core.filters import MetadataFilter, from_langchain
 from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
+from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
 from manifold_core.retrieval import Hit, HybridRetriever
 from manifold_core.store import HybridStore
 
@@ -125,6 +126,9 @@ class EnsembleRetriever(BaseRetriever):
         client: Any = None,
         collection_name: str | None = None,
         lexical_variant: str = "lucene",
+        stemming: str | None = DEFAULT_LANGUAGE,
+        stopwords: Sequence[str] | str | None = None,
+        tokenizer: Callable[[str], list[str]] | None = None,
         **kwargs: Any,
     ) -> EnsembleRetriever:
         """Build a :class:`HybridStore` from documents and a retriever over it.
@@ -138,6 +142,11 @@ class EnsembleRetriever(BaseRetriever):
             collection_name: default ``"manifold"`` when persisted, a fresh unique name
                 in memory (so two in-memory retrievers never share a collection).
             lexical_variant: ``"lucene"`` or ``"okapi"`` BM25.
+            stemming: the BM25 stemmer (a PyStemmer language; default English, measured
+                best in docs/benchmarks.md) or ``None``; saved with a persisted index.
+            stopwords: BM25 stop words: a list, or ``"language"`` for the stemmer
+                language's list; default none.
+            tokenizer: a custom ``text -> list[str]`` for BM25 instead of the two above.
             **kwargs: fields of the retriever (``k``, ``fetch_k``, ``fusion``, ...).
         """
         if client is None and persist_directory is None:
@@ -151,6 +160,7 @@ class EnsembleRetriever(BaseRetriever):
             client=client,
             collection_name=collection_name or "manifold",
             lexical_variant=lexical_variant,  # type: ignore[arg-type]
+            tokenizer=tokenizer or LexicalTokenizer(stopwords, language=stemming),
         )
         retriever = cls(store=store, **kwargs)
         retriever.add_documents(documents)

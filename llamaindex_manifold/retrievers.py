@@ -31,7 +31,7 @@ import asyncio
 import contextvars
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -48,6 +48,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 from manifold_core.filters import MetadataFilter, from_llamaindex
 from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
+from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
 from manifold_core.retrieval import Hit, HybridRetriever
 from manifold_core.store import HybridStore
 
@@ -157,6 +158,9 @@ class EnsembleRetriever(BaseRetriever):
         client: Any = None,
         collection_name: str | None = None,
         lexical_variant: str = "lucene",
+        stemming: str | None = DEFAULT_LANGUAGE,
+        stopwords: Sequence[str] | str | None = None,
+        tokenizer: Callable[[str], list[str]] | None = None,
         **kwargs: Any,
     ) -> EnsembleRetriever:
         """Build a :class:`HybridStore` from nodes (kept under their ``node_id``).
@@ -169,6 +173,11 @@ class EnsembleRetriever(BaseRetriever):
             client: a ready Chroma client (e.g. ``HttpClient``), instead of the above.
             collection_name: default ``"manifold"`` when persisted, a unique name in memory.
             lexical_variant: ``"lucene"`` or ``"okapi"`` BM25.
+            stemming: the BM25 stemmer (a PyStemmer language; default English, measured
+                best in docs/benchmarks.md) or ``None``; saved with a persisted index.
+            stopwords: BM25 stop words: a list, or ``"language"`` for the stemmer
+                language's list; default none.
+            tokenizer: a custom ``text -> list[str]`` for BM25 instead of the two above.
             **kwargs: the constructor's other arguments (``similarity_top_k``, ...).
         """
         if client is None and persist_dir is None:
@@ -183,6 +192,7 @@ class EnsembleRetriever(BaseRetriever):
             collection_name=collection_name or "manifold",
             lexical_variant=lexical_variant,  # type: ignore[arg-type]
             hidden_keys=STORAGE_KEYS,
+            tokenizer=tokenizer or LexicalTokenizer(stopwords, language=stemming),
         )
         retriever = cls(store, **kwargs)
         retriever.add_nodes(nodes)

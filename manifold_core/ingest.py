@@ -2,27 +2,36 @@
 
 What the ``manifold ingest`` command does, as a library (no CLI framework here):
 
-- **Sources** (:func:`find_files`, :func:`read_file`, :func:`read_sources`): ``.txt`` and
-  ``.md`` files are one document each; ``.jsonl`` (optionally ``.gz``) files hold one
-  document per line, ``{"text": ..., "metadata": {...}}``, or BEIR's ``corpus.jsonl``
-  (``_id``, ``title``, ``text``). Directories are walked recursively (hidden entries
-  skipped). Every error names the file and, for JSONL, the line.
+- **Sources** (:func:`scan_sources`, :func:`read_file`): directories are walked
+  recursively (hidden entries and the index itself skipped), ``--include``/``--exclude``
+  globs applied, and every file classified by :mod:`manifold_core.readers`: PDF, HTML,
+  DOCX, Markdown and plain text are one document each, with sections (page, heading
+  path); ``.jsonl`` (optionally ``.gz``) files hold one document per line,
+  ``{"text": ..., "metadata": {...}}``, or BEIR's ``corpus.jsonl`` (``_id``, ``title``,
+  ``text``). A file that cannot be read is *skipped with its reason*
+  (:class:`SkippedFile`), never silently; a malformed JSONL line is an error naming file
+  and line (the file is data meant for us, and half of it would be worse than none).
 - **Ids** (:func:`chunk_id`): derived from the source path, the document's key inside the
   file and the chunk position, so ingesting the same file again *replaces* its chunks
   instead of adding copies.
 - **Manifest** (:class:`IndexManifest`): ``DIR/manifold-index.json`` records the tool, the
-  format, the embedding model and its dimension, the collection and the chunker settings.
-  Queries and later ingests take the model from it, and an index built with another
-  model (or a directory that is not ours) is refused before anything is loaded.
-- **Write plan** (:class:`WritePlan`): everything is read, split, validated and embedded
-  first; only then are the new chunks upserted and the chunks of the same sources that no
-  longer exist deleted. A failing ingest writes nothing into an existing index, never
-  creates the index directory, and the manifest is written last, so it never points to a
-  half-built index.
+  format, the embedding model and its dimension, the collection, the chunker settings and
+  a SHA-256 per ingested file. Queries and later ingests take the model from it, and an
+  index built with another model (or a directory that is not ours) is refused before
+  anything is loaded.
+- **Incremental** (:func:`plan_ingest`): a file whose bytes and chunker settings are
+  unchanged is not read, embedded or written; a changed file replaces exactly its chunks;
+  files gone from the folders ingested are reported, and removed with ``prune=True``.
+- **Streaming** (:func:`run_ingest`): files are read one at a time, documents cut into
+  sections of at most :data:`SECTION_CHARS` characters, chunked in groups, embedded and
+  written ``embedding_batch_size`` chunks at a time, so memory is bounded by the largest
+  file's text plus one batch, not by the corpus. Each file's stale chunks are deleted
+  once all its new ones are written; the manifest is written last.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import json
@@ -38,43 +47,66 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from manifold_core.readers import (
+    FORMATS,
+    ExtractedText,
+    Section,
+    SkipFile,
+    classify,
+    decode_utf8,
+    read_text_document,
+)
+
 if TYPE_CHECKING:
-    from manifold_core.chunking import Chunk, SemanticChunker
     from manifold_core.encoders import Encoder, Tokenizer
     from manifold_core.store import HybridStore
 
 __all__ = [
+    "CHUNKER_KINDS",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "RESERVED_KEYS",
+    "SECTION_CHARS",
     "SUPPORTED_SUFFIXES",
     "TOOL_NAME",
     "ChunkRecord",
     "ChunkerSettings",
+    "FileEntry",
     "IndexManifest",
+    "IngestPlan",
     "IngestProgress",
     "IngestReport",
+    "SkippedFile",
     "SourceDocument",
+    "WritePlan",
     "apply_write",
     "check_index_dir",
     "chunk_documents",
     "chunk_id",
     "embed_texts",
+    "file_sha256",
     "find_files",
+    "iter_chunks",
+    "iter_file_documents",
+    "model_token_limit",
     "open_index",
+    "plan_ingest",
     "plan_write",
+    "precheck_model",
     "read_file",
     "read_manifest",
     "read_sources",
     "resolve_model_spec",
     "run_ingest",
+    "scan_sources",
     "write_manifest",
 ]
 
 TOOL_NAME = "manifold-rag"
 MANIFEST_NAME = "manifold-index.json"
 MANIFEST_FORMAT = 1
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".jsonl.gz")
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(s for group in FORMATS.values() for s in group)
+CHUNKER_KINDS = ("semantic", "fixed", "none")
 # Metadata keys the ingest sets itself; a JSONL record may not bring its own.
 RESERVED_KEYS: tuple[str, ...] = ("source", "file_name", "doc_id", "line", "chunk_index")
 # Offsets are set too but may be overridden by nothing else either.
@@ -84,6 +116,8 @@ _JSONL_SPECIAL = ("text", "metadata", "_id", "id")
 # Sources per $in filter when looking up the chunks an index already holds.
 _SOURCES_PER_LOOKUP = 500
 _INT64 = 2**63
+# The longest stretch of text a chunker sees at once; longer sections are cut at line breaks.
+SECTION_CHARS = 100_000
 
 
 # ------------------------------------------------------------------------ sources
@@ -94,63 +128,128 @@ class SourceDocument:
     """One document read from a file.
 
     Attributes:
-        text: the text to index (for a record with a ``title``: title, blank line, text).
+        text: the text to index (for a record with a ``title``: title, blank line, text;
+            for PDF, HTML and DOCX: the extracted text).
         source: the file, as an absolute POSIX path: the key replacement works by.
         key: the document inside its file: ``""`` for a whole file, the JSONL ``_id``/``id``
             (as str), else ``"line:N"``.
         metadata: ``source`` and ``file_name``, plus for JSONL ``line`` and (when the record
-            has one) ``doc_id``, then the record's ``metadata`` dict and scalar fields.
+            has one) ``doc_id``, then the record's ``metadata`` dict and scalar fields; a
+            PDF, HTML or DOCX ``title``.
+        sections: spans of ``text`` with their own metadata (``page``, ``heading``); empty
+            means one section over the whole text.
     """
 
     text: str
     source: str
     key: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    sections: tuple[Section, ...] = ()
 
 
-def _suffix(path: Path) -> str | None:
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file (or a JSONL line: ``path:LINE``) left out, with the reason and what was wrong."""
+
+    path: str
+    reason: str
+    detail: str
+
+
+def _kind(path: Path) -> str | None:
     name = path.name.lower()
-    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return suffix
+    for kind, suffixes in FORMATS.items():
+        if any(name.endswith(s) for s in suffixes):
+            return kind
     return None
 
 
-def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The supported files among ``paths``, directories walked recursively, each once.
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    """gitignore-like: a pattern without ``/`` matches the name, else the relative path."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(rel if "/" in p else name, p.strip("/")) or fnmatch.fnmatchcase(rel, p)
+        for p in patterns
+    )
 
-    Hidden files and directories (``.git``, ``.venv``) are skipped inside a directory; a
-    file named explicitly must have a supported suffix. Files are returned in the order
-    given, a directory's files sorted by path.
+
+def scan_sources(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    ignore: Sequence[str | os.PathLike[str]] = (),
+) -> tuple[list[tuple[Path, str]], list[SkippedFile]]:
+    """The readable files under ``paths`` with their reader kind, and the files skipped.
+
+    Directories are walked recursively in sorted order; hidden entries (``.git``,
+    ``.venv``, ``.DS_Store``) and the directories in ``ignore`` (the index being written)
+    are not entered. ``include`` globs, when given, keep only the files matching one;
+    ``exclude`` globs drop files and whole directories. A glob without ``/`` matches a
+    name (``*.pdf``, ``node_modules``), one with ``/`` the path relative to the directory
+    given (``drafts/*``). Files named explicitly are read whatever their name.
 
     Raises:
         FileNotFoundError: a path does not exist.
-        ValueError: a file named explicitly has an unsupported suffix.
     """
-    out: dict[Path, None] = {}
+    ignored = {Path(p).expanduser().resolve() for p in ignore}
+    found: dict[Path, str] = {}
+    skipped: dict[Path, SkippedFile] = {}
+
+    def consider(path: Path, rel: str | None) -> None:
+        resolved = path.resolve()
+        if resolved in found or resolved in skipped:
+            return
+        if rel is not None and ((include and not _matches(rel, include)) or _matches(rel, exclude)):
+            skipped[resolved] = SkippedFile(resolved.as_posix(), "excluded", "--include/--exclude")
+            return
+        try:
+            found[resolved] = classify(resolved)
+        except SkipFile as exc:
+            skipped[resolved] = SkippedFile(resolved.as_posix(), exc.reason, exc.detail)
+
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"no such file or directory: {str(raw)!r}")
-        if path.is_dir():
-            found: list[Path] = []
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(
-                    Path(root) / f
-                    for f in files
-                    if not f.startswith(".") and _suffix(Path(f)) is not None
-                )
-            for f in sorted(found):
-                out.setdefault(f.resolve(), None)
-        else:
-            if _suffix(path) is None:
-                raise ValueError(
-                    f"{str(raw)!r} is not a supported file; ingest reads "
-                    f"{', '.join(SUPPORTED_SUFFIXES)} files (and directories of them)"
-                )
-            out.setdefault(path.resolve(), None)
-    return list(out)
+        if not path.is_dir():
+            consider(path, None)
+            continue
+        base = path.resolve()
+        batch: list[tuple[Path, str]] = []
+        for root, dirs, files in os.walk(base):
+            root_path = Path(root)
+            rel_root = root_path.relative_to(base).as_posix()
+            prefix = "" if rel_root == "." else rel_root + "/"
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and (root_path / d).resolve() not in ignored
+                and not _matches(prefix + d, exclude)
+            )
+            batch.extend(
+                (root_path / f, prefix + f)
+                for f in files
+                if not f.startswith(".") and (root_path / f).is_file()
+            )
+        for f, rel in sorted(batch):
+            consider(f, rel)
+    return list(found.items()), list(skipped.values())
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The readable files among ``paths`` (see :func:`scan_sources`), in order, each once."""
+    return [p for p, _ in scan_sources(paths)[0]]
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of the file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read_text(path: Path) -> str:
@@ -160,13 +259,7 @@ def _read_text(path: Path) -> str:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise ValueError(f"{path}: not a valid gzip file ({exc})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
-            "convert it to UTF-8 first"
-        ) from None
+    return decode_utf8(data, str(path))
 
 
 def _check_value(value: Any, where: str) -> Any:
@@ -257,37 +350,66 @@ def _jsonl_documents(path: Path, text: str) -> Iterator[SourceDocument]:
         yield SourceDocument(body, path.as_posix(), doc_key, meta)
 
 
+def iter_file_documents(
+    path: str | os.PathLike[str], kind: str | None = None
+) -> Iterator[SourceDocument]:
+    """The documents of one file, one at a time (see :func:`read_file`).
+
+    Raises:
+        SkipFile: (a ``ValueError``) the file is empty, not text, corrupt or of an
+            unsupported type; the message starts with the path.
+        ValueError: a bad JSONL line (file and line named).
+    """
+    p = Path(path).expanduser().resolve()
+    try:
+        kind = kind or classify(p)
+        if kind == "jsonl":
+            yield from _jsonl_documents(p, _read_text(p))
+            return
+        extracted: ExtractedText = read_text_document(p, kind)
+    except SkipFile as exc:
+        raise SkipFile(exc.reason, exc.detail, where=str(p)) from None
+    meta = {**_file_metadata(p), **{k: v for k, v in extracted.metadata.items() if k == "title"}}
+    yield SourceDocument(extracted.text, p.as_posix(), "", meta, extracted.sections)
+
+
 def read_file(path: str | os.PathLike[str]) -> list[SourceDocument]:
     """The documents of one file (see :class:`SourceDocument`).
 
     A JSONL record needs a string ``text``; its ``_id`` or ``id`` (unique in the file) keys
     the document, else its line number does. Scalar top-level fields and the ``metadata``
     object become metadata (lists and objects only inside ``metadata``). A ``title`` is
-    put in front of the text (the BEIR convention) and also kept as metadata.
+    put in front of the text (the BEIR convention) and also kept as metadata. Other
+    formats are one document, read by :mod:`manifold_core.readers`.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: undecodable text, bad JSON, a record without ``text``, a metadata
-            value Chroma cannot store, a reserved key; the message names file and line.
+        SkipFile: (a ``ValueError``) empty, not UTF-8 text, unsupported, corrupt.
+        ValueError: bad JSON, a record without ``text``, a metadata value Chroma cannot
+            store, a reserved key; the message names file and line.
     """
-    p = Path(path).expanduser().resolve()
-    suffix = _suffix(p)
-    if suffix is None:
-        raise ValueError(f"{p}: unsupported file type; expected one of {SUPPORTED_SUFFIXES}")
-    text = _read_text(p)
-    if suffix.startswith(".jsonl"):
-        return list(_jsonl_documents(p, text))
-    return [SourceDocument(text, p.as_posix(), "", _file_metadata(p))]
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    return list(iter_file_documents(p))
 
 
 def read_sources(
     paths: Iterable[str | os.PathLike[str]],
 ) -> tuple[list[Path], list[SourceDocument]]:
-    """Every supported file under ``paths`` and their documents, in order."""
-    files = find_files(paths)
+    """Every readable file under ``paths`` and their documents, in order, all in memory.
+
+    For inspection and tests; the ingest itself streams (:func:`run_ingest`). Files that
+    would be skipped (empty, binary...) are left out here too.
+    """
+    files: list[Path] = []
     docs: list[SourceDocument] = []
-    for f in files:
-        docs.extend(read_file(f))
+    for f, kind in scan_sources(paths)[0]:
+        try:
+            docs.extend(iter_file_documents(f, kind))
+        except SkipFile:
+            continue
+        files.append(f)
     return files, docs
 
 
@@ -317,9 +439,14 @@ def chunk_id(source: str, key: str, index: int) -> str:
 class ChunkerSettings:
     """How documents are split; recorded in the manifest and reused by later ingests.
 
-    ``kind="none"`` keeps every document whole (one chunk each; the embedding model
-    truncates what exceeds its input limit). ``threshold=None`` and ``max_tokens=None``
-    mean the chunker's defaults (the rule's default threshold; the model's input limit).
+    ``kind="semantic"`` cuts where the meaning shifts
+    (:class:`~manifold_core.chunking.SemanticChunker`); ``kind="fixed"`` cuts windows of
+    ``max_tokens`` tokens sharing ``overlap`` tokens
+    (:class:`~manifold_core.windows.FixedTokenChunker`: no embedding to decide cuts, the
+    fast choice); ``kind="none"`` keeps every document whole (one chunk each; a document
+    longer than the model reads is refused, or cut with ``truncate`` in
+    :func:`run_ingest`). ``threshold=None`` and ``max_tokens=None`` mean the chunker's
+    defaults (the rule's default threshold; the model's input limit).
     """
 
     kind: str = "semantic"
@@ -328,10 +455,13 @@ class ChunkerSettings:
     buffer_size: int = 0
     min_tokens: int = 0
     max_tokens: int | None = None
+    overlap: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("semantic", "none"):
-            raise ValueError(f"chunker must be 'semantic' or 'none', got {self.kind!r}")
+        if self.kind not in CHUNKER_KINDS:
+            raise ValueError(
+                f"chunker must be one of {', '.join(CHUNKER_KINDS)}, got {self.kind!r}"
+            )
         from manifold_core.chunking import BREAKPOINT_RULES
 
         if self.breakpoint_rule not in BREAKPOINT_RULES:
@@ -367,13 +497,23 @@ class ChunkerSettings:
         from manifold_core.encoders import CallableEncoder
 
         stub = CallableEncoder(lambda texts: np.zeros((len(texts), 1), dtype=np.float32))
-        limit = self.max_tokens if self.max_tokens is not None else max(self.min_tokens, 1)
+        floor = max(self.min_tokens, self.overlap + 1, 1)
+        limit = self.max_tokens if self.max_tokens is not None else floor
         replace(self, max_tokens=limit).build(stub)
 
-    def build(self, encoder: Any, batch_size: int = 1024) -> SemanticChunker | None:
-        """The chunker (``None`` for ``kind="none"``); raises ``ValueError`` on bad values."""
+    def build(self, encoder: Any, batch_size: int = 1024) -> Any:
+        """The chunker (``None`` for ``kind="none"``); raises ``ValueError`` on bad values.
+
+        Both chunkers have ``split_texts(texts) -> list[list[Chunk]]`` and ``max_tokens``.
+        """
         if self.kind == "none":
             return None
+        if self.kind == "fixed":
+            from manifold_core.encoders import tokenizer_for
+            from manifold_core.windows import FixedTokenChunker
+
+            limit = self.max_tokens or model_token_limit(encoder)
+            return FixedTokenChunker(tokenizer_for(encoder), limit, self.overlap)
         from manifold_core.chunking import SemanticChunker
 
         return SemanticChunker(
@@ -386,10 +526,12 @@ class ChunkerSettings:
             batch_size=batch_size,
         )
 
-    def effective(self, chunker: SemanticChunker | None) -> ChunkerSettings:
+    def effective(self, chunker: Any) -> ChunkerSettings:
         """These settings with the defaults the chunker resolved filled in."""
         if chunker is None:
             return ChunkerSettings(kind="none")
+        if self.kind == "fixed":
+            return ChunkerSettings("fixed", max_tokens=chunker.max_tokens, overlap=self.overlap)
         return ChunkerSettings(
             "semantic",
             chunker.breakpoint_rule,
@@ -398,6 +540,23 @@ class ChunkerSettings:
             chunker.min_tokens,
             chunker.max_tokens,
         )
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any] | None) -> ChunkerSettings | None:
+        """The settings a manifest recorded (``None`` if it has none or they are invalid)."""
+        if not data:
+            return None
+        try:
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (TypeError, ValueError):
+            return None
+
+
+def model_token_limit(encoder: Any) -> int:
+    """The tokens the encoder reads per text (``max_seq_length``, else the chunker default)."""
+    from manifold_core.chunking import DEFAULT_MAX_TOKENS
+
+    return int(getattr(encoder, "max_seq_length", None) or DEFAULT_MAX_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -410,62 +569,173 @@ class ChunkRecord:
     token_count: int
 
 
-def _doc_batches(docs: Sequence[SourceDocument], max_chars: int, max_docs: int) -> Iterator[range]:
-    start, chars = 0, 0
-    for i, doc in enumerate(docs):
-        if i > start and (chars + len(doc.text) > max_chars or i - start >= max_docs):
-            yield range(start, i)
-            start, chars = i, 0
-        chars += len(doc.text)
-    if start < len(docs):
-        yield range(start, len(docs))
+def _pieces(doc: SourceDocument) -> Iterator[tuple[int, int, Mapping[str, Any]]]:
+    """``(start, end, section metadata)`` spans of ``doc``, none over :data:`SECTION_CHARS`.
+
+    A long section is cut at its last paragraph break, else line break, else space,
+    before the limit (a hard cut only for one endless line).
+    """
+    text = doc.text
+    sections = doc.sections or (Section(0, len(text)),)
+    for sec in sections:
+        start = sec.start
+        while sec.end - start > SECTION_CHARS:
+            limit = start + SECTION_CHARS
+            cut = -1
+            for sep in ("\n\n", "\n", " "):
+                cut = text.rfind(sep, start + SECTION_CHARS // 2, limit)
+                if cut > start:
+                    cut += len(sep)
+                    break
+            if cut <= start:
+                cut = limit
+            yield start, cut, sec.metadata
+            start = cut
+        if sec.end > start:
+            yield start, sec.end, sec.metadata
+
+
+def _where(doc: SourceDocument) -> str:
+    line = doc.metadata.get("line")
+    return f"{doc.source}:{line}" if line is not None else doc.source
+
+
+def iter_chunks(
+    documents: Iterable[SourceDocument],
+    chunker: Any,
+    *,
+    tokenizer: Tokenizer | None = None,
+    token_limit: int | None = None,
+    truncate: bool = False,
+    on_skip: Callable[[SkippedFile], None] | None = None,
+    on_truncate: Callable[[SkippedFile], None] | None = None,
+    on_progress: Callable[[SourceDocument, int], None] | None = None,
+    batch_chars: int = 200_000,
+) -> Iterator[ChunkRecord]:
+    """Split documents into :class:`ChunkRecord` s, one group of pieces at a time.
+
+    A document is cut into pieces no longer than :data:`SECTION_CHARS` within its
+    sections (pages, heading sections), and the pieces of about ``batch_chars``
+    characters go to ``chunker.split_texts`` together; every chunk carries its section's
+    metadata and offsets into the document's text. ``on_progress(doc, end)`` is told how
+    far into each document the chunks are.
+
+    With ``chunker=None`` each non-blank document is one chunk; one longer than
+    ``token_limit`` tokens is refused (``on_skip`` with reason ``too long``) or, with
+    ``truncate``, cut at the limit (``on_truncate``).
+    """
+    if chunker is None:
+        yield from _whole_documents(
+            documents, tokenizer, token_limit, truncate, on_skip, on_truncate, on_progress
+        )
+        return
+    group: list[tuple[SourceDocument, int, int, Mapping[str, Any]]] = []
+    chars = 0
+    counters: dict[tuple[str, str], int] = {}
+
+    def run_group() -> Iterator[ChunkRecord]:
+        texts = [doc.text[a:b] for doc, a, b, _ in group]
+        for (doc, a, b, meta), chunks in zip(group, chunker.split_texts(texts), strict=True):
+            key = (doc.source, doc.key)
+            index = counters.get(key, 0)
+            for c in chunks:
+                yield _record(doc, index, a + c.start, a + c.end, c.text, c.token_count, meta)
+                index += 1
+            counters[key] = index
+            if on_progress is not None:
+                on_progress(doc, b)
+
+    for doc in documents:
+        if not doc.text.strip():
+            continue
+        for a, b, meta in _pieces(doc):
+            if not doc.text[a:b].strip():
+                continue
+            if group and (chars + (b - a) > batch_chars or len(group) >= 512):
+                yield from run_group()
+                group, chars = [], 0
+                counters = {k: v for k, v in counters.items() if k == (doc.source, doc.key)}
+            group.append((doc, a, b, meta))
+            chars += b - a
+    if group:
+        yield from run_group()
+
+
+def _whole_documents(
+    documents: Iterable[SourceDocument],
+    tokenizer: Tokenizer | None,
+    token_limit: int | None,
+    truncate: bool,
+    on_skip: Callable[[SkippedFile], None] | None,
+    on_truncate: Callable[[SkippedFile], None] | None,
+    on_progress: Callable[[SourceDocument, int], None] | None,
+) -> Iterator[ChunkRecord]:
+    from manifold_core.encoders import RegexTokenizer
+
+    tok = tokenizer or RegexTokenizer()
+    for doc in documents:
+        if not doc.text.strip():
+            continue
+        text = doc.text
+        meta = doc.sections[0].metadata if doc.sections else {}
+        # A token covers at most a few characters: counting a prefix decides "too long".
+        probe = text if token_limit is None else text[: max(token_limit * 32, 4096)]
+        count = int(tok.count([probe])[0])
+        if token_limit is not None and (count > token_limit or len(probe) < len(text)):
+            if count <= token_limit:  # very long tokens: count the rest too, in pieces
+                for a in range(len(probe), len(text), SECTION_CHARS):
+                    count += int(tok.count([text[a : a + SECTION_CHARS]])[0])
+                    if count > token_limit:
+                        break
+            if count > token_limit:
+                more = "" if len(probe) == len(text) else "+"
+                note = SkippedFile(
+                    _where(doc),
+                    "too long",
+                    f"{count:,}{more} tokens; the model reads {token_limit}",
+                )
+                if not truncate:
+                    if on_skip is not None:
+                        on_skip(note)
+                    continue
+                spans = tok.spans(probe)
+                text = text[: spans[token_limit - 1][1]]
+                count = token_limit
+                if on_truncate is not None:
+                    on_truncate(note)
+        yield _record(doc, 0, 0, len(text), text, count, meta)
+        if on_progress is not None:
+            on_progress(doc, len(doc.text))
 
 
 def chunk_documents(
     documents: Sequence[SourceDocument],
-    chunker: SemanticChunker | None,
+    chunker: Any,
     *,
     tokenizer: Tokenizer | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_chars: int = 200_000,
 ) -> list[ChunkRecord]:
-    """Split documents into :class:`ChunkRecord` s (ids from :func:`chunk_id`).
+    """All chunks of ``documents`` as a list (see :func:`iter_chunks`; no token limit).
 
-    With ``chunker=None`` each non-blank document is one chunk, counted with
-    ``tokenizer`` (default :class:`~manifold_core.encoders.RegexTokenizer`). Documents go
-    to the chunker in groups of about ``batch_chars`` characters (their windows are
-    embedded in shared batches) and ``on_progress`` is told how many documents each
-    group finished. Blank documents give no chunks.
+    ``on_progress`` is told the number of documents whose chunks are done.
     """
-    out: list[ChunkRecord] = []
-    if chunker is None:
-        from manifold_core.encoders import RegexTokenizer
-
-        tok = tokenizer or RegexTokenizer()
-        kept = [d for d in documents if d.text.strip()]
-        counts = tok.count([d.text for d in kept]) if kept else []
-        for doc, count in zip(kept, counts, strict=True):
-            out.append(_record(doc, 0, 0, len(doc.text), doc.text, int(count)))
-        if on_progress is not None:
-            on_progress(len(documents))
-        return out
-    for group in _doc_batches(documents, batch_chars, 512):
-        docs = [documents[i] for i in group]
-        for doc, chunks in zip(docs, chunker.split_texts([d.text for d in docs]), strict=True):
-            out.extend(_chunk_record(doc, c) for c in chunks)
-        if on_progress is not None:
-            on_progress(len(docs))
+    out = list(iter_chunks(documents, chunker, tokenizer=tokenizer, batch_chars=batch_chars))
+    if on_progress is not None:
+        on_progress(len(documents))
     return out
 
 
-def _chunk_record(doc: SourceDocument, chunk: Chunk) -> ChunkRecord:
-    return _record(doc, chunk.index, chunk.start, chunk.end, chunk.text, chunk.token_count)
-
-
 def _record(
-    doc: SourceDocument, index: int, start: int, end: int, text: str, tokens: int
+    doc: SourceDocument,
+    index: int,
+    start: int,
+    end: int,
+    text: str,
+    tokens: int,
+    section: Mapping[str, Any] | None = None,
 ) -> ChunkRecord:
-    meta = {**doc.metadata, "chunk_index": index, "start": start, "end": end}
+    meta = {**doc.metadata, **(section or {}), "chunk_index": index, "start": start, "end": end}
     return ChunkRecord(chunk_id(doc.source, doc.key, index), text, meta, tokens)
 
 
@@ -517,6 +787,10 @@ class IndexManifest:
         collection: the Chroma collection name.
         lexical_variant: the BM25 variant of the lexical index.
         chunker: the :class:`ChunkerSettings` of the last ingest, as a dict.
+        lexical_language: the stemmer of the BM25 tokenizer (``None``: no stemming, as
+            in indexes made before stemming existed).
+        files: per ingested file (absolute POSIX path): ``sha256``, ``size``, ``kind``
+            and ``chunks``; what makes re-ingesting an unchanged file free.
         created: ISO 8601 UTC time of the first ingest.
         updated: ISO 8601 UTC time of the last ingest.
         tool: always :data:`TOOL_NAME`.
@@ -528,6 +802,8 @@ class IndexManifest:
     collection: str = "manifold"
     lexical_variant: str = "lucene"
     chunker: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lexical_language: str | None = None
     created: str = ""
     updated: str = ""
     tool: str = TOOL_NAME
@@ -560,6 +836,8 @@ class IndexManifest:
             raise ValueError(f"{where}: {exc}") from None
         if not isinstance(manifest.collection, str) or not isinstance(manifest.chunker, dict):
             raise ValueError(f"{where}: 'collection' must be a string, 'chunker' an object")
+        if not isinstance(manifest.files, dict):
+            raise ValueError(f"{where}: 'files' must be an object")
         return manifest
 
 
@@ -698,7 +976,7 @@ def open_index(
 
 @dataclass(frozen=True)
 class WritePlan:
-    """What one ingest changes: upsert ``chunks`` (with ``embeddings``), delete ``stale_ids``.
+    """A write for chunks held in memory (library use; :func:`run_ingest` streams instead).
 
     Attributes:
         chunks: the new chunks, in order.
@@ -770,10 +1048,12 @@ def _remove_new_index(path: Path, created: bool) -> None:
 
 
 class IngestProgress(Protocol):
-    """Told about each stage (``"split"``, ``"embed"``, ``"write"``) of :func:`run_ingest`."""
+    """Told about each stage of :func:`run_ingest`: ``"read"`` (bytes of the files to
+    read, split and embed) and ``"embed"`` (chunks embedded and written; total unknown
+    until the end, ``None``)."""
 
-    def start(self, stage: str, total: int) -> None:
-        """A stage begins with ``total`` units of work."""
+    def start(self, stage: str, total: int | None) -> None:
+        """A stage begins with ``total`` units of work (``None``: not known in advance)."""
         ...
 
     def advance(self, stage: str, n: int) -> None:
@@ -782,8 +1062,127 @@ class IngestProgress(Protocol):
 
 
 @dataclass(frozen=True)
+class FileEntry:
+    """A readable file found by the scan: its reader, size, hash and what the ingest does.
+
+    ``status`` is ``"new"`` (not in the index), ``"changed"`` (other bytes, or other
+    chunker settings than the index was built with) or ``"unchanged"`` (nothing to do).
+    """
+
+    path: Path
+    kind: str
+    size: int
+    sha256: str
+    status: str
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """What an ingest will do, before any model loads (what ``--dry-run`` prints).
+
+    Attributes:
+        files: the readable files, in order, with their status.
+        skipped: the files left out, with reasons.
+        gone: files the index holds under the paths given that are no longer read
+            (deleted, or now skipped); their chunks go with ``prune``.
+        settings_changed: the chunker settings differ from the index's: every file is
+            re-chunked.
+    """
+
+    files: list[FileEntry]
+    skipped: list[SkippedFile]
+    gone: list[str]
+    settings_changed: bool
+
+    def with_status(self, status: str) -> list[FileEntry]:
+        """The files of one status."""
+        return [f for f in self.files if f.status == status]
+
+
+def _has_text(path: Path) -> tuple[str, int, bool]:
+    """SHA-256, size and whether any non-whitespace byte occurs, in one pass."""
+    digest = hashlib.sha256()
+    size, text = 0, False
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+            text = text or bool(block.strip())
+    return digest.hexdigest(), size, text
+
+
+def _under(source: str, roots: Sequence[str]) -> bool:
+    return any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def plan_ingest(
+    paths: Sequence[str | os.PathLike[str]],
+    manifest: IndexManifest | None,
+    settings: ChunkerSettings,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    ignore: Sequence[str | os.PathLike[str]] = (),
+) -> IngestPlan:
+    """Scan ``paths``, hash every file and compare with ``manifest``; JSONL checked here.
+
+    Blank text files are skipped as ``empty`` here; an empty PDF, HTML or DOCX is found
+    when it is read.
+
+    Raises:
+        FileNotFoundError: a missing path.
+        ValueError: a bad JSONL line among the files to read (file and line named).
+    """
+    found, skipped = scan_sources(paths, include=include, exclude=exclude, ignore=ignore)
+    known = manifest.files if manifest is not None else {}
+    previous = ChunkerSettings.from_manifest(manifest.chunker) if manifest is not None else None
+    settings_changed = manifest is not None and previous != settings
+    files: list[FileEntry] = []
+    for path, kind in found:
+        src = path.as_posix()
+        try:
+            sha, size, has_text = _has_text(path)
+        except OSError as exc:
+            skipped.append(SkippedFile(src, "unreadable", exc.strerror or str(exc)))
+            continue
+        entry = known.get(src)
+        if (size == 0 or (kind in ("text", "markdown") and not has_text)) and entry is None:
+            skipped.append(SkippedFile(src, "empty", "no text"))
+            continue  # an indexed file that became empty is "changed": its chunks go
+        last = entry or {}
+        if last.get("skipped") and last.get("sha256") == sha and not settings_changed:
+            # It could not be read last time and has not changed: not tried again.
+            skipped.append(SkippedFile(src, last["skipped"], str(last.get("detail", ""))))
+            continue
+        if entry is None or entry.get("skipped"):
+            status = "new"
+        elif entry.get("sha256") != sha or settings_changed:
+            status = "changed"
+        else:
+            status = "unchanged"
+        if kind == "jsonl" and status != "unchanged":
+            for _ in _jsonl_documents(path, _read_text(path)):
+                pass
+        files.append(FileEntry(path, kind, size, sha, status))
+    roots = [Path(p).expanduser().resolve().as_posix() for p in paths]
+    present = {p.as_posix() for p, _ in found}
+    gone = sorted(
+        src
+        for src, entry in known.items()
+        if _under(src, roots) and src not in present and not entry.get("skipped")
+    )
+    return IngestPlan(files, skipped, gone, settings_changed)
+
+
+@dataclass(frozen=True)
 class IngestReport:
-    """What :func:`run_ingest` did."""
+    """What :func:`run_ingest` did (or, for a dry run, would do).
+
+    ``files`` counts the readable files found; ``documents``, ``chunks`` and ``tokens``
+    what was read and written in this run (nothing for unchanged files). ``new``,
+    ``replaced`` and ``deleted`` count chunks; ``pruned`` the chunks of gone files
+    removed. ``total`` is the index's chunk count afterwards.
+    """
 
     index_dir: str
     model: str
@@ -798,6 +1197,47 @@ class IngestReport:
     total: int
     seconds: float
     chunker: ChunkerSettings
+    plan: IngestPlan | None = None
+    skipped: list[SkippedFile] = field(default_factory=list)
+    truncated: list[SkippedFile] = field(default_factory=list)
+    pruned: int = 0
+    pruned_files: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    wrote: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: counts, files by status, skipped and truncated with reasons."""
+        plan = self.plan
+        out: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in (
+                "index_dir",
+                "model",
+                "created",
+                "dry_run",
+                "wrote",
+                "files",
+                "documents",
+                "chunks",
+                "tokens",
+                "new",
+                "replaced",
+                "deleted",
+                "pruned",
+                "total",
+            )
+        }
+        out["seconds"] = round(self.seconds, 3)
+        out["chunker"] = asdict(self.chunker)
+        if plan is not None:
+            for status in ("new", "changed", "unchanged"):
+                out[f"files_{status}"] = [f.path.as_posix() for f in plan.with_status(status)]
+            out["files_gone"] = plan.gone
+            out["settings_changed"] = plan.settings_changed
+        out["pruned_files"] = self.pruned_files
+        out["skipped"] = [asdict(s) for s in self.skipped]
+        out["truncated"] = [asdict(s) for s in self.truncated]
+        return out
 
 
 def run_ingest(
@@ -810,98 +1250,281 @@ def run_ingest(
     load_encoder: Callable[[str], Any] | None = None,
     progress: IngestProgress | None = None,
     embedding_batch_size: int = 256,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    prune: bool = False,
+    dry_run: bool = False,
+    truncate: bool = False,
+    check_model: Callable[[str], None] | None = None,
+    stemming: str | None = None,
 ) -> IngestReport:
-    """Read ``paths``, split, embed and write them into the index at ``index_dir``.
+    """Read ``paths``, split, embed and write the new and changed files into ``index_dir``.
 
     Args:
-        paths: files and directories (see :func:`find_files`).
-        index_dir: the index directory; created only when everything before the write
-            succeeded.
+        paths: files and directories (see :func:`scan_sources`).
+        index_dir: the index directory; created when the first batch is written.
         model: embedding model spec; ``None`` takes the index's, else ``default_model``.
         default_model: the model of a new index when ``model`` is ``None``.
         chunker: :class:`ChunkerSettings` fields given by the user (``None`` values
             mean: the index's last settings, else the defaults).
         load_encoder: turns a spec into an encoder (default
-            :func:`~manifold_core.encoders.resolve_encoder`).
+            :func:`~manifold_core.encoders.resolve_encoder`); not called when there is
+            nothing to embed.
         progress: told about each stage.
-        embedding_batch_size: chunks per embedding call.
+        embedding_batch_size: chunks per embedding call (and per write).
+        include, exclude: globs (see :func:`scan_sources`).
+        prune: delete the chunks of files gone from ``paths`` (see :class:`IngestPlan`).
+        dry_run: plan only: load no model, write nothing.
+        truncate: with ``kind="none"``, cut documents longer than the model reads at its
+            limit (listed in ``truncated``) instead of refusing them.
+        check_model: called with the model spec before any file is read (default
+            :func:`precheck_model` when ``load_encoder`` is the default).
+        stemming: the BM25 stemmer of a new index (``"english"``... or ``"none"``);
+            ``None``: the index's, else :data:`~manifold_core.lexical.DEFAULT_LANGUAGE`.
+            An existing index keeps its own (another value is refused).
 
     Raises:
         FileNotFoundError: a missing path.
-        ValueError: a bad file, a foreign or mismatched index, bad chunker settings, or
-            no text at all. Nothing has been written when these are raised.
+        ValueError: a bad JSONL line, a foreign or mismatched index, bad chunker
+            settings, or nothing readable at all. Nothing has been written when these
+            are raised. Files that cannot be read are skipped and listed instead.
     """
     t0 = time.perf_counter()
     index_path = Path(index_dir).expanduser()
-    files, documents = read_sources(paths)  # cheap checks first, before any model loads
     manifest = check_index_dir(index_path, must_exist=False)
     spec = resolve_model_spec(model, manifest, default_model, str(index_dir))
     settings = ChunkerSettings.merged(manifest.chunker if manifest else None, **(chunker or {}))
     settings.validate()
-    if not any(d.text.strip() for d in documents):
-        what = f"{len(files)} file(s)" if files else "no .txt, .md or .jsonl files"
-        raise ValueError(f"nothing to ingest: {what} under {[str(p) for p in paths]} hold no text")
-
-    if load_encoder is None:
-        from manifold_core.encoders import resolve_encoder
-
-        load_encoder = resolve_encoder
-    encoder = load_encoder(spec)
-    splitter = settings.build(encoder)
-    settings = settings.effective(splitter)
-
-    def advance(stage: str) -> Callable[[int], None] | None:
-        if progress is None:
-            return None
-        return lambda n: progress.advance(stage, n)
-
-    if progress is not None:
-        progress.start("split", len(documents))
-    from manifold_core.encoders import tokenizer_for
-
-    chunks = chunk_documents(
-        documents, splitter, tokenizer=tokenizer_for(encoder), on_progress=advance("split")
+    language = _lexical_language(stemming, manifest, str(index_dir))
+    if check_model is None and load_encoder is None:
+        check_model = precheck_model
+    if check_model is not None:
+        check_model(spec)  # a bad model name fails now, not after hashing the folder
+    if embedding_batch_size <= 0:
+        raise ValueError(f"batch size must be positive, got {embedding_batch_size}")
+    plan = plan_ingest(
+        paths, manifest, settings, include=include, exclude=exclude, ignore=[index_path]
     )
-    if progress is not None:
-        progress.start("embed", len(chunks))
-    vectors = embed_texts(
-        encoder,
-        [c.text for c in chunks],
-        batch_size=embedding_batch_size,
-        on_progress=advance("embed"),
-    )
-    dim = int(vectors.shape[1])
-    if manifest is not None and dim != manifest.dimension:
+    skipped = list(plan.skipped)
+    if not plan.files and not (prune and plan.gone):
+        reasons: dict[str, int] = {}
+        for sk in skipped:
+            reasons[sk.reason] = reasons.get(sk.reason, 0) + 1
+        why = ", ".join(f"{n} {r}" for r, n in reasons.items()) or "no files"
         raise ValueError(
-            f"{spec!r} gives dimension {dim}, but index {str(index_dir)!r} holds dimension "
-            f"{manifest.dimension}; use another --index"
+            f"nothing to ingest under {[str(p) for p in paths]}: no readable file with text "
+            f"(skipped: {why})"
         )
+    todo = [f for f in plan.files if f.status != "unchanged"]
+    known = dict(manifest.files) if manifest is not None else {}
+    counted = all(f.path.as_posix() in known for f in plan.files) if manifest else False
 
+    def report(**kw: Any) -> IngestReport:
+        base: dict[str, Any] = {
+            "index_dir": str(index_dir),
+            "model": spec,
+            "created": manifest is None,
+            "files": len(plan.files),
+            "documents": 0,
+            "chunks": 0,
+            "tokens": 0,
+            "new": 0,
+            "replaced": 0,
+            "deleted": 0,
+            "total": sum(int(e.get("chunks", 0)) for e in known.values()) if counted else 0,
+            "seconds": time.perf_counter() - t0,
+            "chunker": settings,
+            "plan": plan,
+            "skipped": skipped,
+        }
+        base.update(kw)
+        return IngestReport(**base)
+
+    if dry_run:
+        return report(dry_run=True, created=False)
+    if not todo and not (prune and plan.gone):
+        return report(created=False)
+
+    encoder: Any = spec
+    splitter: Any = None
+    token_limit: int | None = None
+    if todo:
+        if load_encoder is None:
+            from manifold_core.encoders import resolve_encoder
+
+            load_encoder = resolve_encoder
+        encoder = load_encoder(spec)
+        splitter = settings.build(encoder)
+        settings = settings.effective(splitter)
+        token_limit = model_token_limit(encoder)
+    from manifold_core.encoders import tokenizer_for
     from manifold_core.store import DEFAULT_COLLECTION, HybridStore
 
+    tokenizer = tokenizer_for(encoder) if todo else None
     created = not index_path.exists()
     fresh = manifest is None  # a missing or empty directory: undo everything on failure
-    if progress is not None:
-        progress.start("write", len(chunks))
+    store: HybridStore | None = None
+    dim = manifest.dimension if manifest is not None else None
+    stats = {"documents": 0, "chunks": 0, "tokens": 0, "new": 0, "replaced": 0, "deleted": 0}
+    truncated: list[SkippedFile] = []
+    pending: list[ChunkRecord] = []
+    # Files read whose last chunks await the next flush: (file, ids made, ids it had, done).
+    waiting: list[tuple[FileEntry, set[str], set[str], bool]] = []
+    files_out = dict(known)
+    wrote = False
+
+    def open_store() -> HybridStore:
+        nonlocal store
+        if store is None:
+            from manifold_core.lexical import LexicalTokenizer
+
+            store = HybridStore(
+                encoder,
+                path=index_path,
+                collection_name=manifest.collection if manifest else DEFAULT_COLLECTION,
+                lexical_variant=manifest.lexical_variant if manifest else "lucene",  # type: ignore[arg-type]
+                # A new index gets its stemmer; an existing one loads the saved tokenizer.
+                tokenizer=None if manifest else LexicalTokenizer(language=language),
+                autosave=False,
+            )
+        return store
+
+    def flush() -> None:
+        nonlocal dim, wrote
+        if pending:
+            vectors = embed_texts(encoder, [c.text for c in pending], batch_size=len(pending))
+            got = int(vectors.shape[1])
+            if dim is not None and got != dim:
+                raise ValueError(
+                    f"{spec!r} gives dimension {got}, but index {str(index_dir)!r} holds "
+                    f"dimension {dim}; use another --index"
+                )
+            dim = got
+            open_store().upsert(
+                [c.text for c in pending],
+                [c.metadata for c in pending],
+                ids=[c.id for c in pending],
+                embeddings=vectors,
+            )
+            wrote = True
+            if progress is not None:
+                progress.advance("embed", len(pending))
+            pending.clear()
+        for entry, produced, old, done in waiting:
+            stale = sorted(old - produced)
+            if stale:
+                stats["deleted"] += open_store().delete(ids=stale)
+                wrote = True
+            stats["replaced"] += len(produced & old)
+            stats["new"] += len(produced - old)
+            if not done:  # read again next time
+                files_out.pop(entry.path.as_posix(), None)
+                continue
+            files_out[entry.path.as_posix()] = {
+                "sha256": entry.sha256,
+                "size": entry.size,
+                "kind": entry.kind,
+                "chunks": len(produced),
+            }
+        waiting.clear()
+
+    def existing_ids(entry: FileEntry) -> set[str]:
+        src = entry.path.as_posix()
+        if fresh or (entry.status == "new" and counted):
+            return set()
+        return {r.id for r in open_store().iter_records(where={"source": src})}
+
     try:
-        store = HybridStore(
-            encoder,
-            path=index_path,
-            collection_name=manifest.collection if manifest else DEFAULT_COLLECTION,
-            lexical_variant=manifest.lexical_variant if manifest else "lucene",  # type: ignore[arg-type]
-        )
-        plan = plan_write(store, chunks, vectors, {f.as_posix() for f in files})
-        apply_write(store, plan)
+        if progress is not None:
+            progress.start("read", sum(f.size for f in todo))
+            progress.start("embed", None)
+        for entry in todo:
+            src = entry.path.as_posix()
+            old = existing_ids(entry)
+            produced: set[str] = set()
+            done_bytes = 0
+
+            def on_piece(doc: SourceDocument, end: int, entry: FileEntry = entry) -> None:
+                nonlocal done_bytes
+                if progress is not None and entry.kind != "jsonl" and doc.text:
+                    now = int(entry.size * min(1.0, end / len(doc.text)))
+                    progress.advance("read", now - done_bytes)
+                    done_bytes = now
+
+            def documents(entry: FileEntry = entry) -> Iterator[SourceDocument]:
+                for doc in iter_file_documents(entry.path, entry.kind):
+                    stats["documents"] += 1
+                    yield doc
+
+            try:
+                for rec in iter_chunks(
+                    documents(),
+                    splitter,
+                    tokenizer=tokenizer,
+                    token_limit=token_limit,
+                    truncate=truncate,
+                    on_skip=skipped.append,
+                    on_truncate=truncated.append,
+                    on_progress=on_piece,
+                ):
+                    if rec.id in produced:
+                        raise ValueError(f"{src}: two chunks share the id {rec.id}")
+                    produced.add(rec.id)
+                    stats["chunks"] += 1
+                    stats["tokens"] += rec.token_count
+                    pending.append(rec)
+                    if len(pending) >= embedding_batch_size:
+                        flush()
+            except SkipFile as exc:
+                skipped.append(SkippedFile(src, exc.reason, exc.detail))
+                if exc.reason == "empty" or produced:
+                    # Emptied: its old chunks go. Failed half-way: the chunks written stay
+                    # consistent, and the file is read again next time.
+                    waiting.append((entry, produced, old, exc.reason == "empty"))
+                    if not pending:
+                        flush()
+                elif not old:  # remembered, so an unchanged unreadable file is not retried
+                    files_out[src] = {
+                        "sha256": entry.sha256,
+                        "size": entry.size,
+                        "kind": entry.kind,
+                        "chunks": 0,
+                        "skipped": exc.reason,
+                        "detail": exc.detail,
+                    }
+                continue
+            finally:
+                if progress is not None:
+                    progress.advance("read", entry.size - done_bytes)
+            waiting.append((entry, produced, old, True))
+            if not pending:  # all its chunks are written: done now, not at the next batch
+                flush()
+        flush()
+        pruned, pruned_files = 0, []
+        if prune and plan.gone:
+            for src in plan.gone:
+                n = open_store().delete(where={"source": src})
+                pruned += n
+                pruned_files.append(src)
+                files_out.pop(src, None)
+            wrote = wrote or pruned > 0
+        if store is None:  # every file to read was skipped: nothing written
+            if manifest is not None and files_out != known:
+                write_manifest(index_path, replace(manifest, files=files_out, updated=_now()))
+            return report(created=False, truncated=truncated, **stats)
+        store.save()
         total = store.count()
         now = _now()
         write_manifest(
             index_path,
             IndexManifest(
                 embedding_model=spec,
-                dimension=dim,
+                dimension=int(dim or 0) or (manifest.dimension if manifest else 1),
                 collection=store.collection_name,
                 lexical_variant=store.lexical_variant,
                 chunker=asdict(settings),
+                files=files_out,
+                lexical_language=language,
                 created=manifest.created if manifest else now,
                 updated=now,
             ),
@@ -909,21 +1532,83 @@ def run_ingest(
     except BaseException:
         if fresh:
             _remove_new_index(index_path, created)
+        elif store is not None and wrote:
+            _save_partial(store, index_path, manifest, files_out)  # what was finished counts
         raise
-    if progress is not None:
-        progress.advance("write", len(chunks))
-    return IngestReport(
-        index_dir=str(index_dir),
-        model=spec,
+    unread = {sk.path for sk in skipped[len(plan.skipped) :] if sk.reason != "too long"}
+    return report(
         created=created,
-        files=len(files),
-        documents=sum(1 for d in documents if d.text.strip()),
-        chunks=len(chunks),
-        tokens=sum(c.token_count for c in chunks),
-        new=len(chunks) - plan.replaced,
-        replaced=plan.replaced,
-        deleted=len(plan.stale_ids),
+        files=len(plan.files) - len(unread),
         total=total,
-        seconds=time.perf_counter() - t0,
-        chunker=settings,
+        truncated=truncated,
+        pruned=pruned,
+        pruned_files=pruned_files,
+        wrote=wrote,
+        **stats,
     )
+
+
+def _lexical_language(
+    stemming: str | None, manifest: IndexManifest | None, index_dir: str
+) -> str | None:
+    """The BM25 stemmer: the index's (a different one is refused), else the one asked for."""
+    from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
+
+    wanted = None if stemming is None else (None if stemming.lower() == "none" else stemming)
+    if manifest is not None:
+        if stemming is not None and wanted != manifest.lexical_language:
+            raise ValueError(
+                f"index {index_dir!r} was built with stemming "
+                f"{manifest.lexical_language or 'none'!r}, not {stemming!r}; omit --stemming "
+                "or choose another --index"
+            )
+        return manifest.lexical_language
+    language = DEFAULT_LANGUAGE if stemming is None else wanted
+    LexicalTokenizer(language=language)  # an unknown language fails now
+    return language
+
+
+def precheck_model(spec: str) -> None:
+    """Fail fast on a model that cannot load, without loading it (no torch import).
+
+    A ``pkg:`` name must be known and its package installed; a path must exist; a Hub
+    name, when the Hub is switched off (``HF_HUB_OFFLINE``), must be in the local cache.
+    Anything else is left to the real load.
+
+    Raises:
+        ModelLoadError: the one-line reason (see :func:`manifold_core.packaged.load_error`).
+    """
+    from manifold_core.packaged import check_model_name, is_packaged, load_error, packaged_model
+
+    if is_packaged(spec):
+        packaged_model(spec)
+        return
+    check_model_name(spec)
+    if os.path.isdir(os.path.expanduser(spec)):
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("", "0"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        hit = try_to_load_from_cache(spec, "config.json")
+    except Exception as exc:  # a malformed repo id
+        raise load_error(spec, exc) from None
+    if not isinstance(hit, str):
+        raise load_error(spec, FileNotFoundError(f"{spec} is not in the cache"))
+
+
+def _save_partial(
+    store: HybridStore,
+    index_path: Path,
+    manifest: IndexManifest | None,
+    files: dict[str, dict[str, Any]],
+) -> None:
+    """After a failure mid-way: keep the files finished so far; the rest is redone later."""
+    if manifest is None:
+        return
+    try:
+        store.save()
+        write_manifest(index_path, replace(manifest, files=files, updated=_now()))
+    except Exception:
+        pass

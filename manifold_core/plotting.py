@@ -27,7 +27,40 @@ import numpy as np
 if TYPE_CHECKING:
     from manifold_core.chunking import Chunk, SemanticChunker
 
-__all__ = ["ChunkingProfile", "chunking_profile", "plot_chunking", "similarity_cutoff"]
+__all__ = [
+    "ChunkingProfile",
+    "chunking_profile",
+    "font_families",
+    "plot_chunking",
+    "similarity_cutoff",
+]
+
+# Shipped by the `mplfonts` package (the `cjk` extra): Chinese, Japanese and Korean glyphs.
+_CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+_CJK_FAMILY = "Noto Sans CJK SC"
+_registered: list[str] = []
+
+
+def font_families() -> list[str]:
+    """Font families for our plots: DejaVu Sans, then Noto Sans CJK when it is installed.
+
+    Matplotlib falls back from one family to the next glyph by glyph, so Latin text keeps
+    its usual look and Chinese titles render instead of empty boxes. The font comes from
+    the ``mplfonts`` package (``pip install 'manifold-rag[cjk]'``), never from the system.
+    """
+    if not _registered:
+        try:
+            import mplfonts
+            from matplotlib import font_manager
+
+            font = Path(mplfonts.__file__).parent / "fonts" / _CJK_FONT_FILE
+            if font.is_file():
+                font_manager.fontManager.addfont(str(font))
+                _registered.append(_CJK_FAMILY)
+        except ImportError:
+            pass
+        _registered.insert(0, "DejaVu Sans")
+    return list(_registered)
 
 
 @dataclass
@@ -182,6 +215,15 @@ def plot_chunking(
     lines rule cuts undone by ``min_tokens``; the horizontal line is the similarity
     cut-off. The format follows the file's extension (``.png``, ``.svg``, ``.pdf``...).
     """
+    from matplotlib import rc_context
+
+    with rc_context({"font.family": font_families(), "axes.unicode_minus": False}):
+        return _draw(profile, path, title=title, dpi=dpi)
+
+
+def _draw(
+    profile: ChunkingProfile, path: str | os.PathLike[str], *, title: str | None, dpi: int
+) -> Path:
     # A bare Figure renders with the Agg canvas: no pyplot, no GUI backend, no global state.
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D

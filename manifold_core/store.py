@@ -171,7 +171,8 @@ class HybridStore:
             :class:`CollectionNotFoundError`, so a typo is never an empty result.
         lexical_variant: ``"lucene"`` (default) or ``"okapi"`` BM25.
         tokenizer: a callable ``str -> list[str]`` for the lexical index (default: jieba
-            for CJK, words for Latin scripts). A custom tokenizer is not persisted, so the
+            for CJK, words for Latin scripts). A ``LexicalTokenizer`` is saved with the
+            snapshot; any other callable is not persisted, so the
             index is rebuilt from Chroma when the store opens.
         lexical_dir: where to save lexical snapshots. Default: inside the persistent
             client's directory; for an ``HttpClient`` or ``EphemeralClient`` the index is
@@ -387,11 +388,14 @@ class HybridStore:
             mirror.start(mirror.scan)  # verify in the background; searches go on
 
     def _load_snapshot(self) -> LexicalIndex | None:
-        if self.lexical_dir is None or self.tokenizer is not None or not self.lexical_dir.exists():
+        from manifold_core.lexical import LexicalIndex, LexicalTokenizer
+
+        # A LexicalTokenizer is saved with the index (its config); another callable is not.
+        custom = self.tokenizer is not None and not isinstance(self.tokenizer, LexicalTokenizer)
+        if self.lexical_dir is None or custom or not self.lexical_dir.exists():
             return None
         if self._find_collection() is None:
             return None
-        from manifold_core.lexical import LexicalIndex
 
         try:
             index = LexicalIndex.load(self.lexical_dir)
@@ -399,6 +403,9 @@ class HybridStore:
             logger.warning("lexical index at %s unreadable (%s); rebuilding", self.lexical_dir, exc)
             return None
         extra = index.saved_extra
+        if self.tokenizer is not None and index.tokenizer != self.tokenizer:
+            logger.info("lexical index at %s has another tokenizer; rebuilding", self.lexical_dir)
+            return None
         if (
             index.variant != self.lexical_variant
             or extra.get("collection_id") != str(self._collection.id)

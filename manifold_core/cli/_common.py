@@ -46,17 +46,21 @@ def fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn user errors raised inside the block into one line and exit code 2."""
+def cli_errors(verbose: bool = False) -> Iterator[None]:
+    """Turn user errors raised inside the block into one line and exit code 2.
+
+    Unless ``verbose``, the libraries' own progress bars and warnings are silenced for
+    the block (see :func:`manifold_core.quiet.quiet_libraries`).
+    """
     from manifold_core.locks import DirectoryInUseError
     from manifold_core.packaged import ModelLoadError
+    from manifold_core.quiet import quiet_libraries
 
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    # Model loading bars (transformers' "Loading weights") would drown our own progress.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        yield
+        with quiet_libraries(enabled=not verbose):
+            yield
     except (
         CliError,
         ModelLoadError,

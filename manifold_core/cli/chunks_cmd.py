@@ -13,37 +13,64 @@ from manifold_core.cli._app import app
 from manifold_core.cli._common import DEFAULT_EMBEDDING, cli_errors, console, err_console, fail
 
 if TYPE_CHECKING:
+    from manifold_core.ingest import SourceDocument
     from manifold_core.plotting import ChunkingProfile
 
 PREVIEW_CHARS = 80
 
 
 def read_text_file(file: str) -> str:
-    """The file's text (``-`` reads stdin), or a one-line error: missing, binary, empty."""
+    """The text of ``file`` as the ingest reads it (``-`` reads stdin), or a one-line error."""
+    return read_document(file)[0].text
+
+
+def read_document(file: str, doc: str | None = None) -> tuple[SourceDocument, int]:
+    """The document of ``file`` the ingest would index, and how many the file holds.
+
+    Every format ``manifold ingest`` reads is read here the same way (PDF, HTML, DOCX,
+    Markdown, text, one record of a JSONL file: ``doc`` is its id or line number, default
+    the first). Missing, binary, empty or unreadable input is a one-line error.
+    """
+    from manifold_core.ingest import SourceDocument, iter_file_documents
+    from manifold_core.readers import SkipFile, decode_utf8
+
     if file == "-":
-        data = sys.stdin.buffer.read()
-        name = "stdin"
-    else:
-        path = Path(file)
-        if not path.exists():
-            raise FileNotFoundError(f"{file}: no such file")
-        if path.is_dir():
-            fail(f"{file} is a directory; give one text file")
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            fail(f"{file}: cannot read ({exc.strerror or exc})")
-        name = file
+            text = decode_utf8(sys.stdin.buffer.read(), "stdin")
+        except ValueError as exc:
+            fail(str(exc).replace("stdin: ", "stdin is ", 1))
+        if not text.strip():
+            fail("stdin is empty: nothing to chunk")
+        return SourceDocument(text, "stdin", ""), 1
+    path = Path(file)
+    if not path.exists():
+        raise FileNotFoundError(f"{file}: no such file")
+    if path.is_dir():
+        fail(f"{file} is a directory; give one file")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        fail(
-            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "convert it first, e.g. iconv -f GBK -t UTF-8"
-        )
-    if not text.strip():
-        fail(f"{name} is empty: nothing to chunk")
-    return text
+        docs = [d for d in iter_file_documents(path) if d.text.strip()]
+    except SkipFile as exc:
+        if exc.reason == "empty":
+            fail(f"{file} is empty: nothing to chunk")
+        if exc.reason == "not text" and exc.detail.startswith("not UTF-8"):
+            fail(f"{file} is {exc.detail}")
+        fail(f"{file}: {exc.reason} ({exc.detail})")
+    if not docs:
+        fail(f"{file} is empty: nothing to chunk")
+    if doc is None:
+        return docs[0], len(docs)
+    for d in docs:
+        if doc in (d.key, str(d.metadata.get("line")), str(d.metadata.get("doc_id"))):
+            return d, len(docs)
+    fail(f"--doc {doc!r}: {file} has no record with that id or line ({len(docs)} records)")
+
+
+def _section_of(document: SourceDocument, offset: int) -> dict[str, Any]:
+    """Page and heading of the section ``offset`` falls in (empty when it has none)."""
+    for sec in document.sections:
+        if sec.start <= offset < sec.end:
+            return dict(sec.metadata)
+    return {}
 
 
 def _check_plot_path(plot: Path) -> None:
@@ -68,9 +95,18 @@ def _preview(text: str) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 
-def profile_to_json(profile: ChunkingProfile, *, file: str, model: str) -> dict[str, Any]:
-    """The profile as plain JSON: settings, the cut-off, every chunk and every gap."""
-    return {
+def profile_to_json(
+    profile: ChunkingProfile,
+    *,
+    file: str,
+    model: str,
+    document: SourceDocument | None = None,
+) -> dict[str, Any]:
+    """The profile as plain JSON: settings, the cut-off, every chunk and every gap.
+
+    With ``document``, each chunk also carries the page / heading of where it starts.
+    """
+    out: dict[str, Any] = {
         "file": file,
         "model": model,
         "rule": profile.rule,
@@ -100,6 +136,10 @@ def profile_to_json(profile: ChunkingProfile, *, file: str, model: str) -> dict[
             for g, s in enumerate(profile.sims)
         ],
     }
+    if document is not None and document.sections:
+        for c in out["chunks"]:
+            c.update(_section_of(document, c["start"]))
+    return out
 
 
 def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
@@ -142,7 +182,12 @@ def _print_table(profile: ChunkingProfile, *, file: str, model: str) -> None:
 
 @app.command("chunks")
 def chunks(
-    file: Annotated[str, typer.Argument(help="A UTF-8 text file ('-' reads stdin).")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="A file ingest reads (PDF, HTML, DOCX, Markdown, text, JSONL; '-' reads stdin)."
+        ),
+    ],
     model: Annotated[
         str,
         typer.Option(
@@ -191,10 +236,36 @@ def chunks(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (chunks, every gap) instead of a table.")
     ] = False,
+    doc: Annotated[
+        str | None,
+        typer.Option(
+            "--doc", help="JSONL: the record to show, by id or line number (default the first)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show the libraries' own warnings and bars."),
+    ] = False,
 ) -> None:
-    """Show where the semantic splitter cuts FILE: chunks, boundary similarities, cut-off."""
-    with cli_errors():
-        text = read_text_file(file)
+    """Show where the semantic splitter cuts FILE: chunks, boundary similarities, cut-off.
+
+    FILE is read as `manifold ingest` reads it (PDF, HTML, DOCX, Markdown, text, one JSONL
+    record). The profile runs over the whole extracted text, each chunk labelled with the
+    page or heading it starts in; ingest also cuts at every page and heading.
+    """
+    with cli_errors(verbose=verbose):
+        from manifold_core.cli._common import _go_offline_if_hub_unreachable
+        from manifold_core.ingest import precheck_model
+
+        _go_offline_if_hub_unreachable(model)
+        precheck_model(model)  # a bad model name fails now, before anything slow
+        document, n_docs = read_document(file, doc)
+        text = document.text
+        if n_docs > 1 and doc is None:
+            err_console.print(
+                f"{file}: showing the first of {n_docs} records (pick one with --doc)",
+                highlight=False,
+            )
         if plot is not None:
             _check_plot_path(plot)
         from manifold_core.chunking import BREAKPOINT_RULES, SemanticChunker
@@ -217,7 +288,9 @@ def chunks(
         if as_json:
             typer.echo(
                 json.dumps(
-                    profile_to_json(profile, file=name, model=model), indent=2, ensure_ascii=False
+                    profile_to_json(profile, file=name, model=model, document=document),
+                    indent=2,
+                    ensure_ascii=False,
                 )
             )
         else:
@@ -229,4 +302,4 @@ def chunks(
             (err_console if as_json else console).print(f"wrote {plot}", highlight=False)
 
 
-__all__ = ["chunks", "profile_to_json", "read_text_file"]
+__all__ = ["chunks", "profile_to_json", "read_document", "read_text_file"]

@@ -30,6 +30,8 @@ from manifold_core.cli._common import (
 __all__ = ["parse_filter", "query"]
 
 _SNIPPET = 160
+# --json prints chunk texts up to this many characters unless --full-text.
+JSON_TEXT_CHARS = 1000
 
 
 def parse_filter(text: str | None) -> dict[str, Any] | None:
@@ -131,6 +133,14 @@ def query(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list instead of a table.")
     ] = False,
+    full_text: Annotated[
+        bool,
+        typer.Option(
+            "--full-text",
+            help=f"--json: whole chunk texts (default: texts cut at {JSON_TEXT_CHARS} "
+            "characters, with 'chars' giving the full length).",
+        ),
+    ] = False,
 ) -> None:
     """Search an index: dense + BM25 under one filter, fused, optionally reranked."""
     with cli_errors():
@@ -168,7 +178,11 @@ def query(
         for i, row in enumerate(rows, start=1):
             row["rank"] = i
         if as_json:
-            typer.echo(json.dumps([_json_row(r, use_reranker) for r in rows], ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    [_json_row(r, use_reranker, full_text) for r in rows], ensure_ascii=False
+                )
+            )
         else:
             _print_table(text, rows, use_reranker)
 
@@ -198,7 +212,14 @@ def _row(hit: Any, rerank_score: float | None, retrieval_rank: int) -> dict[str,
     }
 
 
-def _json_row(row: dict[str, Any], reranked: bool) -> dict[str, Any]:
+def _json_text(text: str, full: bool) -> str:
+    """The chunk text, cut at :data:`JSON_TEXT_CHARS` (ending in "…") unless ``full``."""
+    if full or len(text) <= JSON_TEXT_CHARS:
+        return text
+    return text[: JSON_TEXT_CHARS - 1] + "…"
+
+
+def _json_row(row: dict[str, Any], reranked: bool, full_text: bool = False) -> dict[str, Any]:
     hit = row["hit"]
     scores: dict[str, Any] = {
         "fused": hit.score,
@@ -215,7 +236,8 @@ def _json_row(row: dict[str, Any], reranked: bool) -> dict[str, Any]:
     return {
         "rank": row["rank"],
         "id": hit.id,
-        "text": hit.text,
+        "text": _json_text(hit.text, full_text),
+        "chars": len(hit.text),
         "metadata": hit.metadata,
         "scores": scores,
         "ranks": ranks,

@@ -181,7 +181,7 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "img.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
-    _one_line_error(_invoke(str(path), "-m", ZH_MODEL), "not UTF-8")
+    _one_line_error(_invoke(str(path), "-m", ZH_MODEL), "img.png: unsupported type")
 
 
 @pytest.mark.parametrize(
@@ -254,3 +254,34 @@ def test_profile_embeds_each_window_once_and_matches_split_text() -> None:
     assert profile.chunks == chunker.split_text(text)
     assert sorted(profile.semantic_cuts + profile.size_cuts) == profile.boundaries
     assert set(profile.merged_gaps) == set(profile.rule_cuts) - set(profile.boundaries)
+
+
+def test_chunks_reads_every_format_like_ingest(tmp_path: Path) -> None:
+    """A PDF gives its text with pages; a JSONL file its records' text, not raw JSON."""
+    from file_makers import PAGES, make_pdf
+
+    pdf = make_pdf(tmp_path / "topics.pdf", PAGES)
+    result = _invoke(str(pdf), "-m", ZH_MODEL, "--json")
+    assert result.exit_code == 0, result.output
+    chunks = json.loads(result.stdout)["chunks"]
+
+    # The PDF's extracted text (as ingest reads it), each chunk with the page it starts on.
+    def squeeze(text: str) -> str:
+        return "".join(text.split())
+
+    assert squeeze("".join(c["text"] for c in chunks)) == squeeze("".join(PAGES))
+    pages = [c["page"] for c in chunks]
+    assert pages[0] == 1 and pages == sorted(pages)
+    assert {c["page"] for c in chunks} <= {1, 2, 3}
+    cars = tmp_path / "cars.jsonl"
+    cars.write_text(
+        json.dumps({"_id": "x1", "text": "The 2022 BMW X1 is quiet."}) + "\n"
+        + json.dumps({"_id": "c", "text": "大熊猫吃竹子。"}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    first = _invoke(str(cars), "-m", ZH_MODEL, "--json")
+    assert first.exit_code == 0, first.output
+    assert [c["text"] for c in json.loads(first.stdout)["chunks"]] == ["The 2022 BMW X1 is quiet."]
+    assert "first of 2 records" in first.stderr
+    second = _invoke(str(cars), "-m", ZH_MODEL, "--json", "--doc", "c")
+    assert [c["text"] for c in json.loads(second.stdout)["chunks"]] == ["大熊猫吃竹子。"]

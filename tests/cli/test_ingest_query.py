@@ -223,7 +223,8 @@ def test_json_output_has_ids_texts_metadata_and_scores(built: tuple[Path, str]) 
     assert len(hits) == 4
     assert [h["rank"] for h in hits] == [1, 2, 3, 4]
     first = hits[0]
-    assert set(first) == {"rank", "id", "text", "metadata", "scores", "ranks"}
+    assert set(first) == {"rank", "id", "text", "chars", "metadata", "scores", "ranks"}
+    assert first["chars"] == len(first["text"])  # short texts come whole
     assert set(first["scores"]) == {"fused", "dense", "lexical"}
     assert first["metadata"]["topic"] == "price"
     fused = [h["scores"]["fused"] for h in hits]
@@ -287,7 +288,7 @@ def test_table_output_and_reranking(built: tuple[Path, str]) -> None:
         (["ingest", "{tmp}/empty"], "nothing to ingest"),
         (["ingest", "{tmp}/ok.md", "--model", "{minilm}"], "was built with 'pkg:all-MiniLM-L6-v2'"),
         (["ingest", "{tmp}/ok.md", "--threshold", "3"], "threshold"),
-        (["ingest", "{tmp}/ok.md", "--chunker", "fixed"], "chunker must be"),
+        (["ingest", "{tmp}/ok.md", "--chunker", "sliding"], "chunker must be"),
         (["query", "sun", "--filter", '{"brand": "BMW"'], "not valid JSON"),
         (["query", "sun", "--filter", '{"brand": {"$like": "B"}}'], "unknown operator '$like'"),
         (["query", "sun", "--model", "{minilm}"], "was built with 'pkg:all-MiniLM-L6-v2'"),

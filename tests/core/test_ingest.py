@@ -31,6 +31,7 @@ from manifold_core.ingest import (
     read_manifest,
     read_sources,
     resolve_model_spec,
+    scan_sources,
     write_manifest,
 )
 
@@ -74,8 +75,10 @@ def test_find_files_walks_directories_skips_hidden_and_dedups(tmp_path: Path) ->
     ]
     with pytest.raises(FileNotFoundError, match="nope"):
         find_files([tmp_path / "nope"])
-    with pytest.raises(ValueError, match="not a supported file"):
-        find_files([tmp_path / "d" / "i.png"])
+    # Named explicitly or not, a binary type is skipped with its reason, not read.
+    found, skipped = scan_sources([tmp_path / "d" / "i.png"])
+    assert found == []
+    assert [(Path(s.path).name, s.reason) for s in skipped] == [("i.png", "unsupported type")]
 
 
 def test_jsonl_records_carry_metadata_title_and_ids(tmp_path: Path) -> None:
@@ -188,12 +191,18 @@ def test_chunker_settings_merge_over_the_previous_ones() -> None:
     with pytest.raises(ValueError, match="breakpoint rule must be one of"):
         ChunkerSettings(breakpoint_rule="nope")
     with pytest.raises(ValueError, match="chunker must be"):
-        ChunkerSettings(kind="fixed")
+        ChunkerSettings(kind="sliding")
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"threshold": 3.0}, {"min_tokens": -1}, {"min_tokens": 50, "max_tokens": 10}],
+    [
+        {"threshold": 3.0},
+        {"min_tokens": -1},
+        {"min_tokens": 50, "max_tokens": 10},
+        {"kind": "fixed", "max_tokens": 10, "overlap": 10},
+        {"kind": "fixed", "overlap": -1},
+    ],
 )
 def test_chunker_settings_are_validated_without_a_model(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
