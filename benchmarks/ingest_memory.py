@@ -1,7 +1,8 @@
 """Peak memory of ``manifold ingest`` on one large generated ``.txt`` file, per chunker.
 
 Each run is a fresh process (``run_ingest`` into a new index), so its peak RSS
-(``ru_maxrss``) is the ingest's own: reading, sectioning, chunking, embedding in batches,
+(``VmHWM`` in ``/proc/self/status``) is the ingest's own: reading, sectioning, chunking,
+embedding in batches,
 writing to Chroma and the BM25 index. The embedding model is either a real packaged one
 (``--model pkg:all-MiniLM-L6-v2``: honest, slow on big files) or ``hash``, a hashed
 bag-of-words encoder that costs next to nothing, so that a 50 MB file runs in minutes
@@ -47,7 +48,7 @@ def generate(path: Path, mb: float) -> None:
 
 
 CHILD = r"""
-import hashlib, json, re, resource, sys, time
+import hashlib, json, re, sys, time
 import numpy as np
 from manifold_core.encoders import CallableEncoder
 from manifold_core.ingest import run_ingest
@@ -71,7 +72,10 @@ report = run_ingest([path], index, model=None if model == "hash" else model,
                     default_model=model, chunker={"kind": kind}, load_encoder=load,
                     truncate=True)
 seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: the peak RSS of this process image. ru_maxrss would not do: Linux carries it
+# over from the parent through fork and exec, so a child of a large pytest reports that.
+with open("/proc/self/status") as fh:
+    peak = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
 print(json.dumps({"chunks": report.chunks, "seconds": seconds, "peak_mib": peak}))
 """
 

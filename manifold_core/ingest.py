@@ -968,6 +968,12 @@ def open_index(
         collection_name=manifest.collection,
         lexical_variant=manifest.lexical_variant,  # type: ignore[arg-type]
     )
+    if not store.exists():
+        raise ValueError(
+            f"index {str(index_dir)!r} names the collection {manifest.collection!r}, which "
+            f"its Chroma data does not hold; re-run `manifold ingest PATH... --index "
+            f"{index_dir}` to rebuild it"
+        )
     return store, manifest
 
 
@@ -1372,6 +1378,7 @@ def run_ingest(
     waiting: list[tuple[FileEntry, set[str], set[str], bool]] = []
     files_out = dict(known)
     wrote = False
+    provisional: list[bool] = []  # a first ingest wrote its provisional manifest
 
     def open_store() -> HybridStore:
         nonlocal store
@@ -1400,6 +1407,25 @@ def run_ingest(
                     f"dimension {dim}; use another --index"
                 )
             dim = got
+            if manifest is None and not provisional:
+                # Before the first write: a killed first ingest leaves a folder that is
+                # recognisably ours (no files finished), so the next ingest resumes it.
+                now = _now()
+                write_manifest(
+                    index_path,
+                    IndexManifest(
+                        embedding_model=spec,
+                        dimension=got,
+                        collection=open_store().collection_name,
+                        lexical_variant=open_store().lexical_variant,
+                        chunker=asdict(settings),
+                        files={},
+                        lexical_language=language,
+                        created=now,
+                        updated=now,
+                    ),
+                )
+                provisional.append(True)
             open_store().upsert(
                 [c.text for c in pending],
                 [c.metadata for c in pending],

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from manifold_core.encoders import Encoder, resolve_encoder
+from manifold_core.journal import Journal
+from manifold_core.locks import hold_directory
+from manifold_core.mirror import LexicalMirror, Source
 from manifold_core.records import check_ids, check_texts, clean_metadata
 
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
     from manifold_core.lexical import LexicalIndex
-    from manifold_core.mirror import LexicalMirror
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -213,10 +215,6 @@ class HybridStore:
         read_only: bool = False,
         hidden_keys: Iterable[str] = (),
     ) -> None:
-        from manifold_core.journal import Journal
-        from manifold_core.locks import hold_directory
-        from manifold_core.mirror import LexicalMirror
-
         if lexical_variant not in ("lucene", "okapi"):
             raise ValueError(
                 f"lexical_variant must be 'lucene' or 'okapi', got {lexical_variant!r}"
@@ -966,7 +964,7 @@ class HybridStore:
                 fresh.modify(metadata=meta or None)
 
 
-class _ChromaSource:
+class _ChromaSource(Source):
     """The mirror's view of the store's collection (texts and lexical metadata)."""
 
     def __init__(self, store: HybridStore) -> None:

@@ -66,7 +66,9 @@ class FixedTokenChunker:
         return chunks
 
     def _soft_end(self, text: str, spans: list[tuple[int, int]], i: int, j: int) -> int:
-        floor = max(i + 1, j - max(1, (j - i) // 8))
+        # a soft end keeps more than ``overlap`` tokens, so the next window still starts
+        # inside this one
+        floor = max(i + 1 + self.overlap, j - max(1, (j - i) // 8))
         for k in range(j, floor - 1, -1):
             tail = text[spans[k - 1][1] : spans[k][0] + 1] if k < len(spans) else ""
             if any(b in tail for b in _BREAKS) or text[spans[k - 1][0] : spans[k - 1][1]] in (

@@ -316,7 +316,9 @@ def test_errors_are_one_line_exit_2_and_leave_the_index_untouched(
 def test_a_failing_ingest_never_creates_the_index(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"title": "no text"}\n')
     index = tmp_path / "new-index"
-    one_line_error(run("ingest", tmp_path / "bad.jsonl", "--index", index), "bad.jsonl:1")
+    # a valid model: a model-name error would come first (it is checked before any work)
+    result = run("ingest", tmp_path / "bad.jsonl", "--index", index, "--model", MODEL)
+    one_line_error(result, "bad.jsonl:1")
     assert not index.exists()
 
 
@@ -330,3 +332,57 @@ def test_another_tool_s_directory_is_refused(corpus: Path, tmp_path: Path) -> No
     one_line_error(run("query", "sun", "--index", foreign), "not a manifold index")
     one_line_error(run("query", "sun", "--index", tmp_path / "none"), "no index at")
     assert not (foreign / MANIFEST_NAME).exists()
+
+
+def test_a_manifest_naming_a_missing_collection_is_an_error(
+    index_copy: Path,
+) -> None:
+    manifest = json.loads((index_copy / MANIFEST_NAME).read_text())
+    manifest["collection"] = "not-there"
+    (index_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    one_line_error(run("query", "sun", "--index", index_copy), "'not-there'")
+
+
+def test_a_first_ingest_killed_mid_way_is_resumed_by_the_next(corpus: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(40):
+        (big / f"f{i:02d}.txt").write_text(
+            " ".join(f"Sentence {j} of file {i} about topic {j % 7}." for j in range(60))
+        )
+    index = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "manifold_core",
+            "ingest",
+            str(big),
+            "--index",
+            str(index),
+            "--model",
+            MODEL,
+            "--chunker",
+            "fixed",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (index / MANIFEST_NAME).exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    # the folder is recognisably ours; the next ingest finishes it
+    result = run("ingest", big, "--index", index, "--model", MODEL, "--chunker", "fixed")
+    assert result.exit_code == 0, result.output
+    files = json.loads((index / MANIFEST_NAME).read_text())["files"]
+    assert len(files) == 40
+    result = run("query", "topic 3", "--index", index, "--json")
+    assert result.exit_code == 0, result.output

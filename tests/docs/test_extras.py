@@ -26,7 +26,7 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 REPO = Path(__file__).resolve().parents[2]
 OURS = {"manifold_core", "langchain_manifold", "llamaindex_manifold"}
 _INSTALL = re.compile(
-    r"""pip install\s+["']?manifold-rag(?:\[(?P<extras>[^\]]*)\])?["']?(?P<rest>.*)"""
+    r"""pip install\s+["']?manifold-rag(?:\[(?P<extras>[^\]]*)\])?["']?(?P<rest>[^`\n;]*)"""
 )
 
 
