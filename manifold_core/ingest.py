@@ -1298,6 +1298,10 @@ def run_ingest(
     t0 = time.perf_counter()
     index_path = Path(index_dir).expanduser()
     manifest = check_index_dir(index_path, must_exist=False)
+    if manifest is not None and not manifest.files:
+        # The provisional manifest of a first ingest that was killed (or an index pruned to
+        # nothing): nothing in it is finished, so this run is a first ingest again.
+        manifest = None
     spec = resolve_model_spec(model, manifest, default_model, str(index_dir))
     settings = ChunkerSettings.merged(manifest.chunker if manifest else None, **(chunker or {}))
     settings.validate()
