@@ -3,7 +3,7 @@
 Measured in a fresh process by ``benchmarks/ingest_memory.py`` (its hashed encoder: the
 pipeline around the model, not the model). The bound stated in docs/benchmarks.md:
 peak RSS <= 250 MiB + 12 x the size of the text indexed (measured at 50 MB: semantic
-765 MiB, fixed 552 MiB, none 218 MiB).
+647 MiB, fixed 564 MiB, none 221 MiB).
 """
 
 from __future__ import annotations
