@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, model_validator
 from manifold_core.reranking import (
     DEFAULT_CROSS_ENCODER_MODEL,
     DEFAULT_RERANKER_MODEL,
-    Reranker,
+    check_reranker,
     validate_rerank_args,
 )
 
@@ -48,10 +48,7 @@ class RerankerCompressor(BaseDocumentCompressor):
         validate_rerank_args(
             top_n=self.top_n, threshold=self.threshold, blend=self.blend, check_query=False
         )
-        if not isinstance(self.reranker, Reranker):
-            raise TypeError(
-                f"reranker must implement score() and rerank(), got {type(self.reranker).__name__}"
-            )
+        check_reranker(self.reranker)
         return self
 
     def compress_documents(

@@ -17,7 +17,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from manifold_core.reranking import (
     DEFAULT_CROSS_ENCODER_MODEL,
     DEFAULT_RERANKER_MODEL,
-    Reranker,
+    check_reranker,
     validate_rerank_args,
 )
 
@@ -47,10 +47,7 @@ class RerankerPostprocessor(BaseNodePostprocessor):
         validate_rerank_args(
             top_n=self.top_n, threshold=self.threshold, blend=self.blend, check_query=False
         )
-        if not isinstance(reranker, Reranker):
-            raise TypeError(
-                f"reranker must implement score() and rerank(), got {type(reranker).__name__}"
-            )
+        check_reranker(reranker)
         self._reranker = reranker
 
     @property

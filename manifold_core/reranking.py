@@ -23,6 +23,7 @@ fusion of the reranker's order with the incoming retrieval order) lives in
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ __all__ = [
     "Qwen3Reranker",
     "RerankedItem",
     "Reranker",
+    "check_reranker",
     "order_by_relevance",
     "resolve_device",
     "resolve_reranker",
@@ -229,9 +231,41 @@ class Reranker(Protocol):
         top_n: int | None = None,
         threshold: float | None = None,
         blend: float | None = None,
+        *,
+        texts: Sequence[str] | None = None,
+        retrieval_scores: Sequence[float | None] | None = None,
     ) -> list[RerankedItem[Any]]:
-        """Items best first, each with its relevance and its retrieval score and rank."""
+        """Items best first, each with its relevance and its retrieval score and rank.
+
+        ``texts`` is what to score for each item (the adapters pass the document text) and
+        ``retrieval_scores`` the score each item came with.
+        """
         ...
+
+
+def check_reranker(reranker: Any) -> Any:
+    """``reranker`` itself if it implements :class:`Reranker` as the pipelines call it.
+
+    ``isinstance`` against a Protocol only sees that ``score`` and ``rerank`` exist; this
+    also checks that ``rerank`` takes the ``texts=`` and ``retrieval_scores=`` keywords,
+    so a class without them is refused when it is set up, not at the first query.
+    """
+    if not isinstance(reranker, Reranker):
+        raise TypeError(
+            f"reranker must implement score() and rerank(), got {type(reranker).__name__}"
+        )
+    try:
+        params = inspect.signature(reranker.rerank).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to inspect
+        return reranker
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    missing = [k for k in ("texts", "retrieval_scores") if k not in params]
+    if missing and not takes_any:
+        raise TypeError(
+            f"{type(reranker).__name__}.rerank() must accept the keyword arguments "
+            f"{', '.join(missing)} (see manifold_core.reranking.Reranker)"
+        )
+    return reranker
 
 
 def _text_and_score(item: Any, i: int) -> tuple[str, float | None]:

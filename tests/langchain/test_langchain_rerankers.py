@@ -131,3 +131,30 @@ def test_qwen3_compressor_accepts_a_core_reranker() -> None:
     base = FixedRetriever(k=4)
     out = ContextualCompressionRetriever(base_compressor=lc, base_retriever=base).invoke(CAR_QUERY)
     assert len(out) == 1 and 0.0 <= out[0].metadata["relevance_score"] <= 1.0
+
+
+class _OldStyleReranker:
+    """Has score() and rerank(), so it passes isinstance(..., Reranker), but no texts=."""
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        return [float(len(t)) for t in texts]
+
+    def rerank(self, query: str, items: list, top_n=None, threshold=None, blend=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("never called: refused when set up")
+
+
+def test_a_reranker_without_the_keywords_is_refused_when_set_up() -> None:
+    from langchain_manifold.rerankers import RerankerCompressor
+
+    with pytest.raises(TypeError, match=r"_OldStyleReranker.rerank\(\) must accept .*texts"):
+        RerankerCompressor(reranker=_OldStyleReranker())
+
+
+def test_any_core_reranker_works_as_a_compressor() -> None:
+    from langchain_manifold.rerankers import RerankerCompressor
+
+    docs = [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(CAR_DOCS)]
+    compressor = RerankerCompressor(reranker=ms_marco_reranker(), top_n=2)
+    out = compressor.compress_documents(docs, CAR_QUERY)
+    assert len(out) == 2
+    assert out[0].metadata["i"] == CAR_FIRST_HAND
