@@ -173,12 +173,26 @@ class Candidates:
     lexical: Ranked
 
 
-def fused_ranking(cands: Candidates, setting: FusionSetting, k: int | None = None) -> list[str]:
-    """Ids of ``cands`` fused under ``setting`` (each side cut to its depth), best first."""
+def fused_ranking(
+    cands: Candidates,
+    setting: FusionSetting,
+    k: int | None = None,
+    doc_of: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Ids of ``cands`` fused under ``setting`` (each side cut to its depth), best first.
+
+    With ``doc_of`` (candidate id -> document id, e.g. chunk -> source document) the
+    fused candidates are mapped to their documents, each document kept at its first
+    position, before the first ``k`` are taken.
+    """
     dense_w, lexical_w = setting.weights
     lists = [list(cands.dense[: setting.depth]), list(cands.lexical[: setting.depth])]
-    fused = fuse(lists, method=setting.method, weights=[dense_w, lexical_w], c=setting.c, k=k)
-    return [item.id for item in fused]
+    cut = k if doc_of is None else None
+    fused = fuse(lists, method=setting.method, weights=[dense_w, lexical_w], c=setting.c, k=cut)
+    ids = [item.id for item in fused]
+    if doc_of is not None:
+        ids = list(dict.fromkeys(doc_of.get(i, i) for i in ids))
+    return ids if k is None else ids[:k]
 
 
 ScoreFn = Callable[[FusionSetting, str], float]
@@ -298,11 +312,15 @@ def tune_candidates(
     folds: int = 5,
     seed: int = 0,
     k: int = 10,
+    doc_of: Mapping[str, str] | None = None,
 ) -> CrossValidation:
-    """:func:`cross_validate` by nDCG@k over the judged queries of ``candidates``."""
+    """:func:`cross_validate` by nDCG@k over the judged queries of ``candidates``.
+
+    ``doc_of`` maps candidate ids to the ids ``qrels`` judges (see :func:`fused_ranking`).
+    """
     ids = [q for q in candidates if qrels.get(q)]
 
     def score(setting: FusionSetting, qid: str) -> float:
-        return ndcg_at(fused_ranking(candidates[qid], setting, k=k), qrels[qid], k)
+        return ndcg_at(fused_ranking(candidates[qid], setting, k, doc_of), qrels[qid], k)
 
     return cross_validate(ids, score, grid, folds=folds, seed=seed)
