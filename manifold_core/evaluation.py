@@ -52,6 +52,7 @@ __all__ = [
     "parse_pipelines",
     "plot_report",
     "score_run",
+    "tune_index",
 ]
 
 PIPELINES: tuple[str, ...] = ("bm25", "dense", "hybrid", "hybrid-tuned", "hybrid+rerank")
@@ -668,6 +669,60 @@ def collect_candidates(
         out[qid] = Candidates(dense=dense, lexical=lexical)
         _report(progress, task, done, total)
     return out, times
+
+
+def tune_index(
+    store: Any,
+    dataset: BeirDataset,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    grid: Sequence[Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Any, int]:
+    """Cross-validate fusion settings on an ingested index against ``dataset``'s judgements.
+
+    The index holds chunks; a chunk counts as the document its ``doc_id`` metadata names
+    (the ``_id`` of a JSONL record, as ``manifold ingest`` sets it), else as its own id.
+    Only queries with a judged document in the index are used, and judgements of
+    documents the index lacks are ignored (no setting could find them).
+
+    Returns:
+        the :class:`~manifold_core.fusion_tuning.CrossValidation` and the number of
+        queries it used.
+
+    Raises:
+        ValueError: no judged document of ``dataset`` is in the index.
+    """
+    from manifold_core.fusion_tuning import DEFAULT_DEPTHS, tune_candidates
+
+    judged = sorted({d for rels in dataset.qrels.values() for d in rels})
+    present: set[str] = set()
+    for begin in range(0, len(judged), 500):
+        batch = judged[begin : begin + 500]
+        for where in ({"doc_id": {"$in": batch}}, None):
+            found = store.get(ids=batch) if where is None else store.get(where=where, limit=10**6)
+            present.update(str(r.metadata.get("doc_id", r.id)) for r in found)
+    qrels = {
+        q: {d: g for d, g in rels.items() if d in present} for q, rels in dataset.qrels.items()
+    }
+    qrels = {q: rels for q, rels in qrels.items() if rels}
+    if not qrels:
+        raise ValueError(
+            f"no judged document of {dataset.name} ({dataset.split}) is in the index: its "
+            "chunks' doc_id (a JSONL record's _id) or ids must be the qrels' corpus ids; "
+            "ingest the dataset's corpus.jsonl"
+        )
+    queries = {q: dataset.queries[q] for q in qrels}
+    deepest = max((s.depth for s in grid) if grid else DEFAULT_DEPTHS)
+    cands, _ = collect_candidates(store, queries, deepest, progress, "tuning")
+    ids = sorted({i for c in cands.values() for i, _ in [*c.dense, *c.lexical]})
+    doc_of: dict[str, str] = {}
+    for begin in range(0, len(ids), 500):
+        for r in store.get(ids=ids[begin : begin + 500]):
+            doc_of[r.id] = str(r.metadata.get("doc_id", r.id))
+    cv = tune_candidates(cands, qrels, grid, folds=folds, seed=seed, doc_of=doc_of)
+    return cv, len(qrels)
 
 
 def _tuned_pipeline(
