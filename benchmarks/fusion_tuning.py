@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import math
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -106,7 +107,9 @@ def embed_corpus(model: str, texts: Sequence[str], cache: Path) -> np.ndarray:
     return vectors
 
 
-def run_dataset(name: str, cache: Path, max_queries: int | None, folds: int) -> dict[str, Any]:
+def run_dataset(
+    name: str, cache: Path, max_queries: int | None, folds: int, max_docs: int | None
+) -> dict[str, Any]:
     """Every row's nDCG@10 on the tune and report splits of one dataset."""
     from manifold_core.encoders import resolve_encoder
 
@@ -114,6 +117,13 @@ def run_dataset(name: str, cache: Path, max_queries: int | None, folds: int) -> 
     tune_set = load_beir(data_dir() / name, tune_split, max_queries=max_queries)
     report_set = load_beir(data_dir() / name, report_split, max_queries=max_queries)
     ids = list(report_set.corpus)
+    if max_docs is not None and max_docs < len(ids):
+        # every judged document of the kept queries, then a seeded sample of the others
+        judged = {d for s in (tune_set, report_set) for r in s.qrels.values() for d in r}
+        rest = sorted(set(ids) - judged)
+        random.Random(0).shuffle(rest)
+        keep = judged | set(rest[: max(0, max_docs - len(judged))])
+        ids = [i for i in ids if i in keep]
     texts = [report_set.corpus[i] for i in ids]
     vectors = embed_corpus(model, texts, cache)
     encoder = resolve_encoder(model)
@@ -156,25 +166,35 @@ def main() -> None:
     p.add_argument("--cache", default=None, help="embedding cache folder (default: temporary)")
     p.add_argument("--max-queries", type=int, default=None, help="first N queries per split")
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument(
+        "--max-docs",
+        type=int,
+        default=None,
+        help="subsample the corpus: the judged documents of the kept queries, then a "
+        "seeded sample of the others, up to N",
+    )
     args = p.parse_args()
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="manifold-fusion-"))
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        results = {}
         for name in args.datasets.split(","):
             print(f"{name} ...", file=sys.stderr)
-            results[name] = run_dataset(name, cache, args.max_queries, args.folds)
+            r = run_dataset(name, cache, args.max_queries, args.folds, args.max_docs)
+            print_table(name, r)
     finally:
         if not args.cache:
             shutil.rmtree(cache, ignore_errors=True)
-    for name, r in results.items():
-        (ts, rs), (nt, nr) = r["splits"], r["n"]
-        print(f"\n{name} ({r['model']}, {r['docs']} documents), nDCG@10\n")
-        print(f"| pipeline | {ts} ({nt} q) | {rs} ({nr} q) |")
-        print("| --- | ---: | ---: |")
-        for label, (a, b) in r["rows"].items():
-            print(f"| {label} | {a:.4f} | {b:.4f} |")
-        print(f"\nCV on {rs} picks (all queries): {r['cv_setting']}")
+
+
+def print_table(name: str, r: Mapping[str, Any]) -> None:
+    """One dataset's markdown table, printed as soon as it is measured."""
+    (ts, rs), (nt, nr) = r["splits"], r["n"]
+    print(f"\n{name} ({r['model']}, {r['docs']} documents), nDCG@10\n")
+    print(f"| pipeline | {ts} ({nt} q) | {rs} ({nr} q) |")
+    print("| --- | ---: | ---: |")
+    for label, (a, b) in r["rows"].items():
+        print(f"| {label} | {a:.4f} | {b:.4f} |")
+    print(f"\nCV on {rs} picks (all queries): {r['cv_setting']}", flush=True)
 
 
 if __name__ == "__main__":
