@@ -208,6 +208,28 @@ class EnsembleRetriever(BaseRetriever):
         return cls(store=store, **kwargs)
 
     @classmethod
+    def from_manifold_index(
+        cls, index_dir: str | os.PathLike[str], *, model: str | None = None, **kwargs: Any
+    ) -> EnsembleRetriever:
+        """Hybrid search over an index made by ``manifold ingest``, with its model.
+
+        The fusion setting ``manifold tune`` saved in the index (method, weights,
+        candidate depth, RRF constant) is used unless ``kwargs`` set those fields.
+
+        Args:
+            index_dir: the index directory.
+            model: only to confirm the index's embedding model (another is refused).
+            **kwargs: fields of the retriever (``k``, ``filter``, ``fusion``, ...).
+        """
+        from manifold_core.ingest import open_index
+
+        store, manifest = open_index(index_dir, model=model)
+        options: dict[str, Any] = manifest.retriever_kwargs()
+        if "weights" in options:
+            options["weights"] = list(options["weights"])
+        return cls(store=store, **{**options, **kwargs})
+
+    @classmethod
     def from_texts(
         cls,
         texts: Sequence[str],

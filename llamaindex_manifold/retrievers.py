@@ -266,6 +266,25 @@ class EnsembleRetriever(BaseRetriever):
         return cls.from_vector_store(vector_store, embed_model, **kwargs)
 
     @classmethod
+    def from_manifold_index(
+        cls, index_dir: str | os.PathLike[str], *, model: str | None = None, **kwargs: Any
+    ) -> EnsembleRetriever:
+        """Hybrid search over an index made by ``manifold ingest``, with its model.
+
+        The fusion setting ``manifold tune`` saved in the index (method, weights,
+        candidate depth, RRF constant) is used unless ``kwargs`` set those arguments.
+
+        Args:
+            index_dir: the index directory.
+            model: only to confirm the index's embedding model (another is refused).
+            **kwargs: the constructor's other arguments (``similarity_top_k``, ...).
+        """
+        from manifold_core.ingest import open_index
+
+        store, manifest = open_index(index_dir, model=model)
+        return cls(store, **{**manifest.retriever_kwargs(), **kwargs})
+
+    @classmethod
     def from_defaults(
         cls,
         nodes: Sequence[BaseNode] | None = None,

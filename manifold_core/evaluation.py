@@ -10,6 +10,10 @@ a :class:`~manifold_core.store.HybridStore` from the corpus and runs the pipelin
 * ``hybrid``: both, fused (``rrf`` by default),
 * ``hybrid+rerank``: the hybrid ranking with its top ``rerank_depth`` reordered by a
   reranker (the rest keeps its hybrid order, so Recall@100 stays comparable),
+* ``hybrid-tuned``: both sides fused with the setting (method, weights, depth) chosen on
+  the judgements by k-fold cross-validation over queries
+  (:mod:`manifold_core.fusion_tuning`): each query is ranked with the setting tuned on
+  the other folds, so its score is an honest estimate,
 
 scoring each with nDCG@10, Recall@100 and MRR@10 computed by ``ir-measures`` (the
 ``trec_eval`` implementations, so figures match published BEIR numbers), and timing every
@@ -42,14 +46,16 @@ __all__ = [
     "EvaluationReport",
     "PipelineResult",
     "ProgressCallback",
+    "collect_candidates",
     "evaluate",
     "load_beir",
     "parse_pipelines",
     "plot_report",
     "score_run",
+    "tune_index",
 ]
 
-PIPELINES: tuple[str, ...] = ("bm25", "dense", "hybrid", "hybrid+rerank")
+PIPELINES: tuple[str, ...] = ("bm25", "dense", "hybrid", "hybrid-tuned", "hybrid+rerank")
 """The pipelines :func:`evaluate` knows, in the order they are reported."""
 
 METRICS: dict[str, str] = {"nDCG@10": "nDCG@10", "Recall@100": "R@100", "MRR@10": "RR@10"}
@@ -62,7 +68,7 @@ Tasks: ``"embedding corpus"``, ``"indexing"``, then one per pipeline (``"bm25"``
 with ``"hybrid+rerank"`` advancing together with ``"hybrid"``).
 """
 
-_DENSE_PIPELINES = frozenset({"dense", "hybrid", "hybrid+rerank"})
+_DENSE_PIPELINES = frozenset({"dense", "hybrid", "hybrid-tuned", "hybrid+rerank"})
 
 
 # --------------------------------------------------------------------------- loading
@@ -290,7 +296,11 @@ class PipelineResult:
 
 @dataclass
 class EvaluationReport:
-    """What :func:`evaluate` measured, ready for a table, JSON or a chart."""
+    """What :func:`evaluate` measured, ready for a table, JSON or a chart.
+
+    ``tuned`` (with ``hybrid-tuned``): the setting tuned on all queries (``setting``),
+    its cross-validated nDCG@10 (``cv_ndcg@10``), ``folds`` and each fold's setting.
+    """
 
     dataset: str
     split: str
@@ -303,6 +313,7 @@ class EvaluationReport:
     rerank_depth: int
     pipelines: dict[str, PipelineResult]
     index_seconds: float = 0.0
+    tuned: dict[str, Any] | None = None
     metric_definitions: dict[str, str] = field(default_factory=lambda: dict(METRICS))
 
     def to_dict(self, include_runs: bool = False) -> dict[str, Any]:
@@ -394,6 +405,9 @@ def evaluate(
     progress: ProgressCallback | None = None,
     embedding_model: str | None = None,
     reranker_model: str | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    grid: Sequence[Any] | None = None,
 ) -> EvaluationReport:
     """Index ``dataset``'s corpus, run every pipeline on its queries, score and time them.
 
@@ -418,6 +432,9 @@ def evaluate(
         progress: ``progress(task, done, total)`` callback (see :data:`ProgressCallback`).
         embedding_model, reranker_model: labels for the report (default: derived from
             the objects).
+        folds, seed, grid: the cross-validation of ``hybrid-tuned`` (folds over queries,
+            their shuffle seed, the :class:`~manifold_core.fusion_tuning.FusionSetting`
+            list; default :func:`~manifold_core.fusion_tuning.setting_grid`).
 
     Returns:
         An :class:`EvaluationReport` with the pipelines in the order given.
@@ -473,8 +490,19 @@ def evaluate(
     index_seconds = time.perf_counter() - start
 
     try:
+        tuning: dict[str, Any] = {"folds": folds, "seed": seed, "grid": grid}
         results = _run_pipelines(
-            dataset, names, store, lexical, reranker, fusion, depth, fetch, rerank_depth, progress
+            dataset,
+            names,
+            store,
+            lexical,
+            reranker,
+            fusion,
+            depth,
+            fetch,
+            rerank_depth,
+            progress,
+            tuning,
         )
     finally:
         if store is not None:
@@ -497,6 +525,7 @@ def evaluate(
         rerank_depth=rerank_depth,
         pipelines={n: results[n] for n in names},
         index_seconds=index_seconds,
+        tuned=tuning.get("result"),
     )
 
 
@@ -542,6 +571,7 @@ def _run_pipelines(
     fetch: int,
     rerank_depth: int,
     progress: ProgressCallback | None,
+    tuning: dict[str, Any],
 ) -> dict[str, PipelineResult]:
     from manifold_core.retrieval import HybridRetriever
 
@@ -554,7 +584,7 @@ def _run_pipelines(
     results: dict[str, PipelineResult] = {}
 
     # hybrid+rerank reorders the hybrid hits: one search serves both pipelines.
-    searched = [n for n in names if n != "hybrid+rerank"]
+    searched = [n for n in names if n not in ("hybrid+rerank", "hybrid-tuned")]
     if "hybrid+rerank" in names and "hybrid" not in names:
         searched.append("hybrid")
     for name in searched:
@@ -606,7 +636,129 @@ def _run_pipelines(
                 *_latency(rerank_times),
                 run=rerank_run,
             )
+    if "hybrid-tuned" in names:
+        results["hybrid-tuned"] = _tuned_pipeline(dataset, store, depth, tuning, progress)
     return results
+
+
+def collect_candidates(
+    store: Any,
+    queries: Mapping[str, str],
+    depth: int,
+    progress: ProgressCallback | None = None,
+    task: str = "candidates",
+) -> tuple[dict[str, Any], list[float]]:
+    """Each query's dense and lexical candidates (``depth`` per side), as a store gives them.
+
+    Returns ``query id -> Candidates`` and the seconds each query's two searches took.
+    The same lists :class:`~manifold_core.retrieval.HybridRetriever` fuses, so any
+    setting of at most ``depth`` candidates can be replayed on them without searching.
+    """
+    from manifold_core.fusion_tuning import Candidates
+
+    out: dict[str, Candidates] = {}
+    times: list[float] = []
+    total = len(queries)
+    _report(progress, task, 0, total)
+    for done, (qid, query) in enumerate(queries.items(), 1):
+        t0 = time.perf_counter()
+        vector = np.asarray(store.encoder.encode_queries([query]), dtype=np.float32)[0]
+        dense = store.dense_search(vector, depth)
+        lexical = store.lexical_search(query, depth)
+        times.append(time.perf_counter() - t0)
+        out[qid] = Candidates(dense=dense, lexical=lexical)
+        _report(progress, task, done, total)
+    return out, times
+
+
+def tune_index(
+    store: Any,
+    dataset: BeirDataset,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    grid: Sequence[Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Any, int]:
+    """Cross-validate fusion settings on an ingested index against ``dataset``'s judgements.
+
+    The index holds chunks; a chunk counts as the document its ``doc_id`` metadata names
+    (the ``_id`` of a JSONL record, as ``manifold ingest`` sets it), else as its own id.
+    Only queries with a judged document in the index are used, and judgements of
+    documents the index lacks are ignored (no setting could find them).
+
+    Returns:
+        the :class:`~manifold_core.fusion_tuning.CrossValidation` and the number of
+        queries it used.
+
+    Raises:
+        ValueError: no judged document of ``dataset`` is in the index.
+    """
+    from manifold_core.fusion_tuning import DEFAULT_DEPTHS, tune_candidates
+
+    judged = sorted({d for rels in dataset.qrels.values() for d in rels})
+    present: set[str] = set()
+    for begin in range(0, len(judged), 500):
+        batch = judged[begin : begin + 500]
+        for where in ({"doc_id": {"$in": batch}}, None):
+            found = store.get(ids=batch) if where is None else store.get(where=where, limit=10**6)
+            present.update(str(r.metadata.get("doc_id", r.id)) for r in found)
+    qrels = {
+        q: {d: g for d, g in rels.items() if d in present} for q, rels in dataset.qrels.items()
+    }
+    qrels = {q: rels for q, rels in qrels.items() if rels}
+    if not qrels:
+        raise ValueError(
+            f"no judged document of {dataset.name} ({dataset.split}) is in the index: its "
+            "chunks' doc_id (a JSONL record's _id) or ids must be the qrels' corpus ids; "
+            "ingest the dataset's corpus.jsonl"
+        )
+    queries = {q: dataset.queries[q] for q in qrels}
+    deepest = max((s.depth for s in grid) if grid else DEFAULT_DEPTHS)
+    cands, _ = collect_candidates(store, queries, deepest, progress, "tuning")
+    ids = sorted({i for c in cands.values() for i, _ in [*c.dense, *c.lexical]})
+    doc_of: dict[str, str] = {}
+    for begin in range(0, len(ids), 500):
+        for r in store.get(ids=ids[begin : begin + 500]):
+            doc_of[r.id] = str(r.metadata.get("doc_id", r.id))
+    cv = tune_candidates(cands, qrels, grid, folds=folds, seed=seed, doc_of=doc_of)
+    return cv, len(qrels)
+
+
+def _tuned_pipeline(
+    dataset: BeirDataset,
+    store: Any,
+    depth: int,
+    tuning: dict[str, Any],
+    progress: ProgressCallback | None,
+) -> PipelineResult:
+    """``hybrid-tuned``: cross-validated fusion setting, each query ranked by its fold's."""
+    from manifold_core.fusion_tuning import DEFAULT_DEPTHS, fused_ranking, tune_candidates
+
+    grid = tuning.get("grid")
+    deepest = max((s.depth for s in grid) if grid else DEFAULT_DEPTHS)
+    cands, times = collect_candidates(
+        store, dataset.queries, max(deepest, depth), progress, "hybrid-tuned"
+    )
+    cv = tune_candidates(
+        cands, dataset.qrels, grid, folds=tuning.get("folds", 5), seed=tuning.get("seed", 0)
+    )
+    chosen = cv.held_out_setting()
+    run: dict[str, list[str]] = {}
+    for i, (qid, cand) in enumerate(cands.items()):
+        t0 = time.perf_counter()
+        run[qid] = fused_ranking(cand, chosen[qid], k=depth)
+        times[i] += time.perf_counter() - t0
+    result = PipelineResult(
+        "hybrid-tuned", score_run(dataset.qrels, run), *_latency(times), run=run
+    )
+    tuning["result"] = {
+        "setting": cv.setting.to_dict(),
+        "cv_ndcg@10": cv.score,
+        "folds": len(cv.folds),
+        "fold_settings": [s.to_dict() for s in cv.fold_settings],
+    }
+    return result
 
 
 # --------------------------------------------------------------------------- plot

@@ -59,6 +59,7 @@ from manifold_core.readers import (
 
 if TYPE_CHECKING:
     from manifold_core.encoders import Encoder, Tokenizer
+    from manifold_core.fusion_tuning import FusionSetting
     from manifold_core.store import HybridStore
 
 __all__ = [
@@ -789,6 +790,11 @@ class IndexManifest:
         chunker: the :class:`ChunkerSettings` of the last ingest, as a dict.
         lexical_language: the stemmer of the BM25 tokenizer (``None``: no stemming, as
             in indexes made before stemming existed).
+        fusion: the fusion setting ``manifold tune`` chose on judgements (``setting``:
+            a :class:`~manifold_core.fusion_tuning.FusionSetting` as a dict, plus its
+            cross-validated ``cv_ndcg@10`` and what it was tuned on); ``None`` (indexes
+            never tuned, or made before tuning existed): the retriever's defaults.
+            Kept by later ingests.
         files: per ingested file (absolute POSIX path): ``sha256``, ``size``, ``kind``
             and ``chunks``; what makes re-ingesting an unchanged file free.
         created: ISO 8601 UTC time of the first ingest.
@@ -804,6 +810,7 @@ class IndexManifest:
     chunker: dict[str, Any] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     lexical_language: str | None = None
+    fusion: dict[str, Any] | None = None
     created: str = ""
     updated: str = ""
     tool: str = TOOL_NAME
@@ -838,7 +845,27 @@ class IndexManifest:
             raise ValueError(f"{where}: 'collection' must be a string, 'chunker' an object")
         if not isinstance(manifest.files, dict):
             raise ValueError(f"{where}: 'files' must be an object")
+        if manifest.fusion is not None:
+            try:
+                manifest.fusion_setting()
+            except ValueError as exc:
+                raise ValueError(f"{where}: 'fusion': {exc}") from None
         return manifest
+
+    def fusion_setting(self) -> FusionSetting | None:
+        """The tuned :class:`~manifold_core.fusion_tuning.FusionSetting`, ``None`` if untuned."""
+        if self.fusion is None:
+            return None
+        from manifold_core.fusion_tuning import FusionSetting
+
+        if not isinstance(self.fusion, dict) or "setting" not in self.fusion:
+            raise ValueError("must be an object with a 'setting'")
+        return FusionSetting.from_dict(self.fusion["setting"])
+
+    def retriever_kwargs(self) -> dict[str, Any]:
+        """``HybridRetriever`` keyword arguments of the tuned setting (``{}`` if untuned)."""
+        setting = self.fusion_setting()
+        return setting.retriever_kwargs() if setting is not None else {}
 
 
 def read_manifest(index_dir: str | os.PathLike[str]) -> IndexManifest | None:
@@ -940,13 +967,14 @@ def open_index(
     index_dir: str | os.PathLike[str],
     *,
     model: str | None = None,
-    default_model: str,
+    default_model: str = "",
     load_encoder: Callable[[str], Any] | None = None,
 ) -> tuple[HybridStore, IndexManifest]:
     """Open an existing index for searching, with the embedding model it was built with.
 
     ``model`` may be given only to confirm it (a different one is refused, see
     :func:`resolve_model_spec`). The index directory is checked before the model loads.
+    The manifest's tuned fusion setting, if any, is :meth:`IndexManifest.retriever_kwargs`.
 
     Raises:
         FileNotFoundError: there is no index at ``index_dir``.
@@ -1555,6 +1583,7 @@ def run_ingest(
                 chunker=asdict(settings),
                 files=files_out,
                 lexical_language=language,
+                fusion=manifest.fusion if manifest else None,
                 created=manifest.created if manifest else now,
                 updated=now,
             ),

@@ -14,6 +14,7 @@ from manifold_core.cli import (  # noqa: F401  isort: skip
     ingest_cmd,
     query_cmd,
     eval_cmd,
+    tune_cmd,
     chunks_cmd,
     models_cmd,
 )

@@ -22,7 +22,7 @@ from manifold_core.cli._common import (
 if TYPE_CHECKING:
     from manifold_core.evaluation import EvaluationReport
 
-ALL_PIPELINES = "bm25,dense,hybrid,hybrid+rerank"
+ALL_PIPELINES = "bm25,dense,hybrid,hybrid-tuned,hybrid+rerank"
 
 
 @app.command("eval")
@@ -77,6 +77,9 @@ def eval_command(
     ] = None,
     no_plot: Annotated[bool, typer.Option("--no-plot", help="Do not draw the chart.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per embedding call.")] = 64,
+    folds: Annotated[
+        int, typer.Option(min=2, help="hybrid-tuned: cross-validation folds over queries.")
+    ] = 5,
 ) -> None:
     """Score retrieval pipelines on a BEIR dataset: nDCG@10, Recall@100, MRR@10, latency.
 
@@ -112,8 +115,10 @@ def eval_command(
             batch_size=batch_size,
             embedding_model=model if encoder is not None else None,
             reranker_model=reranker if rerank_model is not None else None,
+            folds=folds,
         )
         _print_table(report)
+        _print_tuned(report)
         written = [str(report.write_json(output))]
         if plot_path is not None:
             written.append(str(plot_report(report, plot_path)))
@@ -175,6 +180,20 @@ def _print_table(report: EvaluationReport) -> None:
         ]
         table.add_row(name, *cells, f"{result.latency_ms_mean:.1f}", f"{result.latency_ms_p95:.1f}")
     console.print(table)
+
+
+def _print_tuned(report: EvaluationReport) -> None:
+    """The setting ``hybrid-tuned`` chose on all queries, and its cross-validated score."""
+    if not report.tuned:
+        return
+    from manifold_core.fusion_tuning import FusionSetting
+
+    setting = FusionSetting.from_dict(report.tuned["setting"])
+    console.print(
+        f"hybrid-tuned setting: {setting.label()} (cross-validated nDCG@10 "
+        f"{report.tuned['cv_ndcg@10']:.4f}, {report.tuned['folds']} folds)",
+        highlight=False,
+    )
 
 
 __all__ = ["eval_command"]

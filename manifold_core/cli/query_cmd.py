@@ -118,9 +118,14 @@ def query(
         int, typer.Option("--candidates", help="Hits retrieved for the reranker to reorder.")
     ] = 20,
     fusion: Annotated[
-        str,
-        typer.Option("--fusion", help="rrf, relative_score, dbsf or weighted."),
-    ] = "rrf",
+        str | None,
+        typer.Option(
+            "--fusion",
+            help="rrf, relative_score, dbsf or weighted (equal weights). Default: the "
+            "setting `manifold tune` saved in the index, else rrf.",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -152,7 +157,8 @@ def query(
             fail("the query text is empty")
         from manifold_core.fusion import validate_fusion
 
-        validate_fusion(fusion)
+        if fusion is not None:
+            validate_fusion(fusion)
         where = parse_filter(filter)
         use_reranker = rerank or reranker is not None
 
@@ -160,11 +166,21 @@ def query(
         from manifold_core.retrieval import HybridRetriever
 
         with err_console.status("Loading the index and its model…"):
-            store, _ = open_index(
+            store, manifest = open_index(
                 index, model=model, default_model=DEFAULT_EMBEDDING, load_encoder=load_encoder
             )
         n = max(candidates, k) if use_reranker else k
-        retriever = HybridRetriever(store, k=n, fetch_k=max(50, n), fusion=fusion)
+        options: dict[str, Any] = (
+            manifest.retriever_kwargs() if fusion is None else {"fusion": fusion}
+        )
+        if fusion is None and options:
+            setting = manifest.fusion_setting()
+            assert setting is not None and manifest.fusion is not None
+            score = manifest.fusion.get("cv_ndcg@10")
+            cv = f" (cross-validated nDCG@10 {score:.4f})" if isinstance(score, float) else ""
+            err_console.print(f"fusion: tuned {setting.label()}{cv}", highlight=False)
+        options["fetch_k"] = max(int(options.get("fetch_k", 50)), n)
+        retriever = HybridRetriever(store, k=n, **options)
         hits = _search_warning_unknown_keys(retriever, text, n, where)
         rows: list[dict[str, Any]] = []
         if use_reranker and hits:

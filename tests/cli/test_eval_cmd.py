@@ -40,7 +40,7 @@ def test_eval_on_the_sample_writes_json_and_png(tmp_path: Path) -> None:
     for name in ("bm25", "dense", "hybrid", "hybrid+rerank", "nDCG@10", "Recall@100", "MRR@10"):
         assert name in result.stdout
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert list(data["pipelines"]) == ["bm25", "dense", "hybrid", "hybrid+rerank"]
+    assert list(data["pipelines"]) == ["bm25", "dense", "hybrid", "hybrid-tuned", "hybrid+rerank"]
     assert data["n_queries"] == 20 and data["rerank_depth"] == 10
     assert data["embedding_model"] == "pkg:all-MiniLM-L6-v2"
     assert data["reranker_model"] == "pkg:ms-marco-MiniLM-L-12-v2"
@@ -52,6 +52,27 @@ def test_eval_on_the_sample_writes_json_and_png(tmp_path: Path) -> None:
     png = out.with_suffix(".png").read_bytes()  # next to the JSON by default
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
     assert struct.unpack(">II", png[16:24]) == (1100, 450) and len(png) > 10_000
+
+
+@pytest.mark.slow
+def test_hybrid_tuned_reports_the_cross_validated_score_and_setting(tmp_path: Path) -> None:
+    out = tmp_path / "tuned.json"
+    result = _invoke(
+        "-d", str(MINI), *OFFLINE, "-p", "bm25,dense,hybrid,hybrid-tuned", "--folds", "4",
+        "-o", str(out), "--no-plot",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    tuned = data["tuned"]
+    assert tuned["folds"] == 4 and len(tuned["fold_settings"]) == 4
+    # the pipeline's nDCG@10 (ir-measures over the held-out rankings) is the CV score
+    ndcg = {name: p["metrics"]["nDCG@10"] for name, p in data["pipelines"].items()}
+    assert ndcg["hybrid-tuned"] == pytest.approx(tuned["cv_ndcg@10"], abs=1e-9)
+    s = tuned["setting"]
+    line = f"hybrid-tuned setting: {s['method']} w_dense={s['dense_weight']:g} depth={s['depth']}"
+    assert line in result.stdout
+    # honest, so not guaranteed to win; but on 40 queries it must not collapse
+    assert ndcg["hybrid-tuned"] >= min(ndcg["bm25"], ndcg["dense"]) - 0.05, ndcg
 
 
 def test_bm25_alone_needs_no_model(tmp_path: Path) -> None:
