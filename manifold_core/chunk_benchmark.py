@@ -49,6 +49,7 @@ __all__ = [
     "evaluate_chunkers",
     "load_chunking_dataset",
     "locate_chunks",
+    "parse_chunker_list",
     "parse_chunker_spec",
     "plot_chunk_report",
     "write_chunking_dataset",
@@ -112,8 +113,14 @@ class ChunkingDataset:
     titles: dict[str, str] = field(default_factory=dict)
 
 
-def load_chunking_dataset(path: str | Path, *, max_queries: int | None = None) -> ChunkingDataset:
+def load_chunking_dataset(
+    path: str | Path, *, max_queries: int | None = None, max_documents: int | None = None
+) -> ChunkingDataset:
     """Read a chunking dataset folder (see the module docstring for the format).
+
+    ``max_documents`` keeps the first ``n`` documents of the corpus and the questions
+    whose references all lie in them; ``max_queries`` then keeps the first ``n`` questions
+    (file order). Both are for quicker runs.
 
     Raises:
         FileNotFoundError: the folder or one of its three files is missing.
@@ -162,7 +169,16 @@ def load_chunking_dataset(path: str | Path, *, max_queries: int | None = None) -
             references.setdefault(qid, []).append((did, start, end))
     if not references:
         raise ValueError(f"{refs_path} holds no reference")
-    kept = [q for q in all_queries if q in references and all_queries[q].strip()]
+    if max_documents is not None:
+        documents = dict(list(documents.items())[:max_documents])
+        titles = {d: titles[d] for d in documents}
+    kept = [
+        q
+        for q in all_queries
+        if q in references
+        and all_queries[q].strip()
+        and all(d in documents for d, _, _ in references[q])
+    ]
     if max_queries is not None:
         kept = kept[:max_queries]
     return ChunkingDataset(
@@ -208,6 +224,28 @@ def parse_chunker_spec(spec: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(f"chunker setting {item!r} of {spec!r} is not key=value")
         params[key.strip()] = _parse_value(raw.strip())
     return kind, params
+
+
+def parse_chunker_list(text: str) -> list[str]:
+    """Split ``"fixed:max_tokens=200,overlap=50,semantic,recursive"`` into chunker specs.
+
+    A comma starts a new spec when what follows it is a chunker kind (``kind`` or
+    ``kind:...``); otherwise it separates the settings of one spec. ``;`` always separates.
+    """
+    specs: list[str] = []
+    for group in text.split(";"):
+        for piece in (p.strip() for p in group.split(",")):
+            if not piece:
+                continue
+            if piece.partition(":")[0] in CHUNKER_KINDS or not specs:
+                specs.append(piece)
+            else:
+                specs[-1] += "," + piece
+    for spec in specs:
+        parse_chunker_spec(spec)
+    if not specs:
+        raise ValueError("no chunker given")
+    return specs
 
 
 def _parse_value(raw: str) -> Any:

@@ -1,4 +1,4 @@
-"""The ``manifold`` command: ingest, query, eval, chunks and models.
+"""The ``manifold`` command: ingest, query, eval, eval-chunks, qa-to-chunks, chunks and models.
 
 Each command lives in its own module and registers itself on :data:`app`; heavy
 libraries (torch, chromadb, sentence-transformers) are imported inside the commands, so
@@ -14,6 +14,7 @@ from manifold_core.cli import (  # noqa: F401  isort: skip
     ingest_cmd,
     query_cmd,
     eval_cmd,
+    chunk_eval_cmd,
     chunks_cmd,
     models_cmd,
 )
