@@ -116,7 +116,7 @@ def mixed_text(draw: st.DrawFn) -> str:
     max_tokens=st.integers(1, 30),
     min_tokens=st.integers(0, 10),
     buffer_size=st.integers(0, 2),
-    rule=st.sampled_from(["percentile", "stddev", "interquartile", "gradient", "absolute"]),
+    rule=st.sampled_from(["size", "percentile", "stddev", "interquartile", "gradient", "absolute"]),
 )
 @settings(max_examples=150, deadline=None)
 def test_offsets_reproduce_the_text_and_max_tokens_is_never_exceeded(
