@@ -450,7 +450,7 @@ class ChunkerSettings:
     """
 
     kind: str = "semantic"
-    breakpoint_rule: str = "percentile"
+    breakpoint_rule: str = "size"
     threshold: float | None = None
     buffer_size: int = 0
     min_tokens: int = 0
