@@ -29,7 +29,7 @@ BASELINES = (
     "recursive:chunk_size=200",
     "recursive:chunk_size=400",
 )
-OURS = ("semantic", "semantic:breakpoint_rule=percentile")
+OURS = ("semantic:breakpoint_rule=size", "semantic")
 
 
 def question_half(qid: str) -> str:
@@ -85,8 +85,9 @@ def main() -> None:
             f"| {b['iou_tokens']:.4f} | {r.n_chunks} | {r.tokens_mean:.0f} | {r.tokens_max} "
             f"| {r.over_model_limit} |"
         )
-    if "semantic" in report.results:
-        ours = report.results["semantic"].at_budget
+    if OURS[0] in report.results:
+        ours = report.results[OURS[0]].at_budget
+        print()
         for name, r in report.results.items():
             if name.startswith("semantic"):
                 continue
@@ -97,7 +98,7 @@ def main() -> None:
                 else "NOT dominated"
             )
             print(
-                f"\n- default vs {name}: recall {ours['recall']:.3f} vs {b['recall']:.3f}, "
+                f"\n- size rule vs {name}: recall {ours['recall']:.3f} vs {b['recall']:.3f}, "
                 f"IoU {ours['iou']:.4f} vs {b['iou']:.4f}: {verdict}",
                 end="",
             )

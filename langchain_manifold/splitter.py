@@ -38,7 +38,7 @@ class SemanticTextSplitter(TextSplitter):
         self,
         embeddings: Any = None,
         *,
-        breakpoint_rule: BreakpointRule = "size",
+        breakpoint_rule: BreakpointRule = "percentile",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,

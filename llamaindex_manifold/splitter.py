@@ -32,7 +32,7 @@ class SemanticTextSplitter(NodeParser):
     :class:`manifold_core.chunking.SemanticChunker`.
     """
 
-    breakpoint_rule: str = Field(default="size", description="How gaps become cuts.")
+    breakpoint_rule: str = Field(default="percentile", description="How gaps become cuts.")
     threshold: float | None = Field(default=None, description="The rule's threshold.")
     buffer_size: int = Field(default=0, ge=0, description="Units on each side of a gap.")
     min_tokens: int = Field(default=0, ge=0, description="Merge chunks smaller than this.")
@@ -71,7 +71,7 @@ class SemanticTextSplitter(NodeParser):
     def from_defaults(
         cls,
         embed_model: Any = None,
-        breakpoint_rule: BreakpointRule = "size",
+        breakpoint_rule: BreakpointRule = "percentile",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,

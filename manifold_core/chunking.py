@@ -116,10 +116,10 @@ class SemanticChunker:
             ``Qwen/Qwen3-Embedding-0.6B``.
         breakpoint_rule: how gaps become cuts. With ``threshold`` ``t``:
 
-            - ``size`` (default): the cheapest segmentation under ``max_tokens`` where
+            - ``size``: the cheapest segmentation under ``max_tokens`` where
               each chunk costs ``t`` and each cut the similarity at its gap
               (:func:`size_segments`); few chunks near the cap, cut at the weakest gaps.
-              On the chunking measurement of ``docs/benchmarks.md`` it beats the seed's
+              Opt-in: on the chunking measurement of ``docs/benchmarks.md`` it beats the seed's
               ``percentile`` rule and LangChain's recursive splitter in English, but not
               fixed 200-token windows, nor in Chinese.
             - ``percentile``: cut gaps whose similarity is in the lowest ``t`` fraction
@@ -151,7 +151,7 @@ class SemanticChunker:
         self,
         encoder: Any = None,
         *,
-        breakpoint_rule: BreakpointRule = "size",
+        breakpoint_rule: BreakpointRule = "percentile",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,

@@ -450,7 +450,7 @@ class ChunkerSettings:
     """
 
     kind: str = "semantic"
-    breakpoint_rule: str = "size"
+    breakpoint_rule: str = "percentile"
     threshold: float | None = None
     buffer_size: int = 0
     min_tokens: int = 0

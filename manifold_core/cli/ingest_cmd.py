@@ -134,7 +134,7 @@ def ingest(
             "--rule",
             help=(
                 "Breakpoint rule: size, percentile, stddev, interquartile, gradient, "
-                "absolute or number_of_chunks. Default size."
+                "absolute or number_of_chunks. Default percentile."
             ),
             show_default=False,
         ),

@@ -334,8 +334,10 @@ def test_tokens_are_counted_with_the_encoders_own_tokenizer(minilm_encoder: Any)
     expected = len(minilm_encoder.model.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert chunker.split_text(text)[0].token_count == expected
     assert chunker.max_tokens == minilm_encoder.model.max_seq_length
-    # the size rule (the default) caps at 200 when the model reads more
-    assert SemanticChunker(minilm_encoder).max_tokens == min(200, chunker.max_tokens)
+    # the size rule caps at 200 when the model reads more
+    assert SemanticChunker(minilm_encoder, breakpoint_rule="size").max_tokens == min(
+        200, chunker.max_tokens
+    )
 
 
 def test_english_three_topics_are_cut_at_the_topic_changes(minilm_encoder: Any) -> None:

@@ -77,9 +77,9 @@ def test_the_programme_is_optimal_against_brute_force(
 
 def test_it_cuts_at_the_weakest_gap_that_the_cap_allows() -> None:
     # six units of 3 tokens, cap 9: two chunks of three units are forced...
-    assert size_segments([0.9, 0.1, 0.8, 0.2, 0.9], [3] * 6, 9) == [(0, 3), (3, 6)]
+    assert size_segments([0.9, 0.1, 0.8, 0.2, 0.9], [3] * 6, 9, cut_cost=1.0) == [(0, 3), (3, 6)]
     # ...with a cap of 12 the weakest gap (0.1) is where it cuts
-    assert size_segments([0.9, 0.1, 0.8, 0.8, 0.9], [3] * 6, 12) == [(0, 2), (2, 6)]
+    assert size_segments([0.9, 0.1, 0.8, 0.8, 0.9], [3] * 6, 12, cut_cost=1.0) == [(0, 2), (2, 6)]
     # a cheap chunk price lets it cut every dissimilar gap
     assert size_segments([0.9, -0.9, 0.8, -0.9, 0.9], [3] * 6, 100, cut_cost=0.5) == [
         (0, 2),
