@@ -3,8 +3,9 @@
 The measured figures are in docs/benchmarks.md (``benchmarks/chunk_default.py``). What is
 asserted is what was measured to hold on the ``test`` half of the English questions: the
 ``size`` rule (with its defaults) reads more of the references than the seed's
-``percentile`` rule and than LangChain's recursive splitter at an equal token budget. Dominance over fixed 200-token
-windows and over the Chinese baselines was not reached (see docs/benchmarks.md).
+``percentile`` rule and than LangChain's recursive splitter at an equal token budget.
+Dominance over fixed 200-token windows and over the Chinese baselines was not reached
+(see docs/benchmarks.md).
 """
 
 from __future__ import annotations
