@@ -514,8 +514,11 @@ def instructed_encoder(
     """
     if not isinstance(model, str) and isinstance(model, Encoder):
         return model
-    if isinstance(model, str) and model.lower() == "pkg:multilingual-use":
-        return resolve_encoder(model)  # not a sentence-transformers model; no instruction
+    if isinstance(model, str) and model.lower() in (
+        "pkg:multilingual-use",
+        "pkg:multilingual-e5-small",
+    ):
+        return resolve_encoder(model)  # not sentence-transformers; their own prompts
     return SentenceTransformerEncoder(
         model,
         query_prompt="auto" if query_prompt is None else query_prompt,

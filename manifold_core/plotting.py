@@ -144,6 +144,8 @@ def similarity_cutoff(rule: str, threshold: float, sims: Any) -> tuple[float | N
         return float(np.sort(s)[n_cuts - 1]), f"highest cut similarity ({n_cuts} lowest gaps cut)"
     if rule == "gradient":
         return None, "gradient: cuts the sharpest dips, no single cut-off"
+    if rule == "size":
+        return None, "size: the weakest gaps that keep chunks under max_tokens, no cut-off"
     raise ValueError(f"unknown breakpoint rule {rule!r}")
 
 
@@ -162,9 +164,12 @@ def chunking_profile(chunker: SemanticChunker, text: str) -> ChunkingProfile:
     finally:
         chunker.encoder = original
     sims = np.asarray(sims, dtype=float)
-    rule_cuts = [int(g) for g in chunker.breakpoints(sims)] if sims.size else []
     first_unit = {start: i for i, (start, _end) in enumerate(units)}
     boundaries = [first_unit[c.start] - 1 for c in chunks[1:]]
+    if chunker.breakpoint_rule == "size":  # its cuts are the chunk boundaries
+        rule_cuts = list(boundaries)
+    else:
+        rule_cuts = [int(g) for g in chunker.breakpoints(sims)] if sims.size else []
     cutoff, label = similarity_cutoff(chunker.breakpoint_rule, chunker.threshold, sims)
     return ChunkingProfile(
         text=text,

@@ -1,4 +1,4 @@
-"""The ``manifold`` command: ingest, query, eval, chunks and models.
+"""The ``manifold`` command: ingest, query, eval, eval-chunks, qa-to-chunks, chunks and models.
 
 Each command lives in its own module and registers itself on :data:`app`; heavy
 libraries (torch, chromadb, sentence-transformers) are imported inside the commands, so
@@ -15,6 +15,7 @@ from manifold_core.cli import (  # noqa: F401  isort: skip
     query_cmd,
     eval_cmd,
     tune_cmd,
+    chunk_eval_cmd,
     chunks_cmd,
     models_cmd,
 )

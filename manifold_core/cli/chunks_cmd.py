@@ -201,8 +201,9 @@ def chunks(
         typer.Option(
             "--rule",
             "-r",
-            help="Breakpoint rule: percentile, stddev, interquartile, gradient, absolute "
-            "or number_of_chunks.",
+            help="Breakpoint rule: percentile (default), size (fewest chunks under "
+            "--max-tokens, cut at the weakest gaps), stddev, interquartile, gradient, "
+            "absolute or number_of_chunks.",
         ),
     ] = "percentile",
     threshold: Annotated[

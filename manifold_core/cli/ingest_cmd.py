@@ -133,8 +133,8 @@ def ingest(
         typer.Option(
             "--rule",
             help=(
-                "Breakpoint rule: percentile, stddev, interquartile, gradient, absolute or "
-                "number_of_chunks. Default percentile."
+                "Breakpoint rule: size, percentile, stddev, interquartile, gradient, "
+                "absolute or number_of_chunks. Default percentile."
             ),
             show_default=False,
         ),

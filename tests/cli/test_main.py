@@ -53,7 +53,12 @@ def test_help_of_every_command_imports_no_heavy_library() -> None:
 def test_models_lists_the_packaged_models_as_installed() -> None:
     result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
-    for name in ("pkg:all-MiniLM-L6-v2", "pkg:multilingual-use", "pkg:ms-marco-MiniLM-L-12-v2"):
+    for name in (
+        "pkg:all-MiniLM-L6-v2",
+        "pkg:multilingual-use",
+        "pkg:multilingual-e5-small",
+        "pkg:ms-marco-MiniLM-L-12-v2",
+    ):
         assert name in result.output
     assert " no " not in result.output  # every package of the [dev] extra is installed
 

@@ -116,7 +116,7 @@ def mixed_text(draw: st.DrawFn) -> str:
     max_tokens=st.integers(1, 30),
     min_tokens=st.integers(0, 10),
     buffer_size=st.integers(0, 2),
-    rule=st.sampled_from(["percentile", "stddev", "interquartile", "gradient", "absolute"]),
+    rule=st.sampled_from(["size", "percentile", "stddev", "interquartile", "gradient", "absolute"]),
 )
 @settings(max_examples=150, deadline=None)
 def test_offsets_reproduce_the_text_and_max_tokens_is_never_exceeded(
@@ -329,23 +329,29 @@ def test_ten_megabyte_document_splits_in_memory_bounded_by_the_batch() -> None:
 
 
 def test_tokens_are_counted_with_the_encoders_own_tokenizer(minilm_encoder: Any) -> None:
-    chunker = SemanticChunker(minilm_encoder)
+    chunker = SemanticChunker(minilm_encoder, breakpoint_rule="percentile")
     text = "Tokenization counts word pieces."
     expected = len(minilm_encoder.model.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert chunker.split_text(text)[0].token_count == expected
     assert chunker.max_tokens == minilm_encoder.model.max_seq_length
+    # the size rule caps at 200 when the model reads more
+    assert SemanticChunker(minilm_encoder, breakpoint_rule="size").max_tokens == min(
+        200, chunker.max_tokens
+    )
 
 
 def test_english_three_topics_are_cut_at_the_topic_changes(minilm_encoder: Any) -> None:
     text, starts = joined(EN_TOPICS, " ")
     for b in (0, 1):
-        chunks = SemanticChunker(minilm_encoder, buffer_size=b).split_text(text)
+        chunks = SemanticChunker(
+            minilm_encoder, breakpoint_rule="percentile", buffer_size=b
+        ).split_text(text)
         assert [c.start for c in chunks[1:]] == starts, f"buffer_size={b}"
 
 
 def test_chinese_three_topics_are_cut_at_the_topic_changes(use_encoder: Any) -> None:
     text, starts = joined(ZH_TOPICS)
-    chunker = SemanticChunker(use_encoder, threshold=0.2)
+    chunker = SemanticChunker(use_encoder, breakpoint_rule="percentile", threshold=0.2)
     chunks = chunker.split_text(text)
     check_chunks(text, chunks, chunker)
     assert [c.start for c in chunks[1:]] == starts
@@ -367,6 +373,8 @@ def test_seed_renewable_energy_sample_is_cut_before_the_policy_paragraph(use_enc
         "为了推动整个绿色能源产业的发展，各国政府的政策支持同样不可或缺。"
         "从提供补贴、税收优惠，到建立碳交易市场，再到制定长期的能源转型路线图，宏观政策为市场设定了明确的预期。"
     )
-    chunks = SemanticChunker(use_encoder, threshold=0.3).split_text(sample)
+    chunks = SemanticChunker(use_encoder, breakpoint_rule="percentile", threshold=0.3).split_text(
+        sample
+    )
     assert any(c.text.startswith("为了推动") for c in chunks)
     assert all(c.text == sample[c.start : c.end] for c in chunks)

@@ -1,0 +1,117 @@
+"""The ``size`` breakpoint rule: an exact dynamic programme over gaps under a token cap."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from manifold_core.chunking import DEFAULT_SIZE_MAX_TOKENS, SemanticChunker, size_segments
+from manifold_core.encoders import RegexTokenizer
+
+
+@st.composite
+def units(draw: st.DrawFn, max_n: int = 40) -> tuple[list[int], list[float], int, int, float]:
+    n = draw(st.integers(1, max_n))
+    tokens = draw(st.lists(st.integers(1, 30), min_size=n, max_size=n))
+    sims = draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=n - 1, max_size=n - 1))
+    cap = draw(st.integers(1, 120))
+    low = draw(st.integers(0, cap))
+    cost = draw(st.floats(0, 2, allow_nan=False))
+    return tokens, sims, cap, low, cost
+
+
+def _cost(
+    ranges: Sequence[tuple[int, int]],
+    tokens: Sequence[int],
+    sims: Sequence[float],
+    cap: int,
+    low: int,
+    cost: float,
+) -> float:
+    total = 0.0
+    for a, b in ranges:
+        size = sum(tokens[a:b])
+        if size > cap and b - a > 1:
+            return float("inf")
+        total += (cost + sims[a - 1]) if a > 0 else 0.0
+        total += 2.0 * (cost + 2.0) if size < low else 0.0
+    return total
+
+
+@given(units())
+@settings(max_examples=300, deadline=None)
+def test_ranges_cover_the_units_in_order_and_fit_the_cap(
+    case: tuple[list[int], list[float], int, int, float],
+) -> None:
+    tokens, sims, cap, low, cost = case
+    ranges = size_segments(sims, tokens, cap, low, cost)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(tokens)
+    for (_, b), (a, _) in itertools.pairwise(ranges):
+        assert b == a  # contiguous, no gap, no overlap
+    for a, b in ranges:
+        assert a < b
+        assert sum(tokens[a:b]) <= cap or b - a == 1  # a lone unit may be over the cap
+
+
+@given(units(max_n=9))
+@settings(max_examples=200, deadline=None)
+def test_the_programme_is_optimal_against_brute_force(
+    case: tuple[list[int], list[float], int, int, float],
+) -> None:
+    tokens, sims, cap, low, cost = case
+    n = len(tokens)
+    best = float("inf")
+    for mask in range(2 ** (n - 1)):
+        cuts = [g + 1 for g in range(n - 1) if mask >> g & 1]
+        bounds = [0, *cuts, n]
+        ranges = list(itertools.pairwise(bounds))
+        best = min(best, _cost(ranges, tokens, sims, cap, low, cost))
+    got = _cost(size_segments(sims, tokens, cap, low, cost), tokens, sims, cap, low, cost)
+    assert got == pytest.approx(best, abs=1e-9)
+
+
+def test_it_cuts_at_the_weakest_gap_that_the_cap_allows() -> None:
+    # six units of 3 tokens, cap 9: two chunks of three units are forced...
+    assert size_segments([0.9, 0.1, 0.8, 0.2, 0.9], [3] * 6, 9, cut_cost=1.0) == [(0, 3), (3, 6)]
+    # ...with a cap of 12 the weakest gap (0.1) is where it cuts
+    assert size_segments([0.9, 0.1, 0.8, 0.8, 0.9], [3] * 6, 12, cut_cost=1.0) == [(0, 2), (2, 6)]
+    # a cheap chunk price lets it cut every dissimilar gap
+    assert size_segments([0.9, -0.9, 0.8, -0.9, 0.9], [3] * 6, 100, cut_cost=0.5) == [
+        (0, 2),
+        (2, 4),
+        (4, 6),
+    ]
+
+
+def test_min_tokens_avoids_short_chunks_when_possible() -> None:
+    sims = [0.9, -0.5, 0.9, 0.9]
+    assert size_segments(sims, [5, 5, 1, 5, 5], 12, cut_cost=0.0) == [(0, 2), (2, 5)]
+    # a 1-token tail is absorbed rather than left alone
+    assert size_segments([0.9, -0.9], [5, 5, 1], 11, min_tokens=3, cut_cost=0.0) == [(0, 3)]
+
+
+def test_bad_similarity_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="similarities"):
+        size_segments([0.1], [1, 1, 1], 5)
+
+
+class _Constant:
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    encode_queries = encode_documents
+
+
+def test_the_chunker_default_cap_is_the_smaller_of_200_and_the_model_limit() -> None:
+    chunker = SemanticChunker(_Constant(), breakpoint_rule="size", tokenizer=RegexTokenizer())
+    assert chunker.max_tokens == DEFAULT_SIZE_MAX_TOKENS
+    text = " ".join(f"Sentence number {i} is here." for i in range(200))
+    chunks = chunker.split_text(text)
+    assert all(c.token_count <= DEFAULT_SIZE_MAX_TOKENS for c in chunks)
+    # uniform similarity: as few chunks as the cap allows (6 tokens a sentence)
+    assert len(chunks) == -(-200 // (DEFAULT_SIZE_MAX_TOKENS // 6))
