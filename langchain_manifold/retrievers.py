@@ -68,6 +68,9 @@ class EnsembleRetriever(BaseRetriever):
             The score-based methods read each retriever's score from ``metadata[score_key]``
             in drop-in mode.
         c: the reciprocal-rank constant.
+        max_staleness: seconds a search may run on a lexical index that has not checked
+            Chroma for other writers' changes (hybrid mode); ``None``: the store's own
+            setting (default 1 s), ``0``: check before every search.
         filter: a Chroma-style ``where`` dict applied to every call (hybrid mode), AND-ed
             with a per-call ``filter``.
         id_key: metadata key identifying a document (drop-in mode), as in LangChain.
@@ -83,6 +86,7 @@ class EnsembleRetriever(BaseRetriever):
     fetch_k: int = Field(default=50, gt=0)
     fusion: str = "rrf"
     c: int = Field(default=60, ge=0)
+    max_staleness: float | None = Field(default=None, ge=0)
     filter: dict[str, Any] | None = None
     id_key: str | None = None
     score_key: str = "score"
@@ -272,6 +276,7 @@ class EnsembleRetriever(BaseRetriever):
             fusion=self.fusion,
             weights=tuple(self.weights) if self.weights is not None else (1.0, 1.0),
             c=self.c,
+            max_staleness=self.max_staleness,
         )
 
     def _filter(self, filter: dict[str, Any] | None) -> MetadataFilter | None:

@@ -78,6 +78,9 @@ class EnsembleRetriever(BaseRetriever):
         fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
         weights: hybrid mode ``[dense, lexical]``; otherwise one per retriever.
         c: the reciprocal-rank constant.
+        max_staleness: seconds a search may run on a lexical index that has not checked
+            Chroma for other writers' changes; ``None``: the store's own setting (default
+            1 s), ``0``: check before every search.
         filters: LlamaIndex ``MetadataFilters`` (or a Chroma-style ``where`` dict) applied
             to every query, AND-ed with per-query ``filters``.
         callback_manager, verbose: as for any LlamaIndex retriever.
@@ -100,6 +103,7 @@ class EnsembleRetriever(BaseRetriever):
         fusion: str = "rrf",
         weights: Sequence[float] | None = None,
         c: int = 60,
+        max_staleness: float | None = None,
         filters: Any = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
@@ -140,6 +144,7 @@ class EnsembleRetriever(BaseRetriever):
                 fusion=fusion,
                 weights=tuple(self.weights) if self.weights is not None else (1.0, 1.0),
                 c=c,
+                max_staleness=max_staleness,
             )
             if store is not None
             else None

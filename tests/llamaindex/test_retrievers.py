@@ -162,3 +162,26 @@ def test_score_fusion_needs_scores() -> None:
     with pytest.raises(ValueError, match="needs scores"):
         r.retrieve("q")
     assert EnsembleRetriever(retrievers=[_Fixed([("1", None)])]).retrieve("q")[0].score > 0
+
+
+def test_max_staleness_reaches_the_store_s_freshness_check() -> None:
+    import uuid
+
+    import chromadb
+    from hybrid_helpers import HashEncoder
+
+    from manifold_core.store import HybridStore
+
+    client = chromadb.EphemeralClient()
+    name = f"stale-{uuid.uuid4().hex[:8]}"
+    writer = HybridStore(HashEncoder(), client=client, collection_name=name)
+    reader = HybridStore(HashEncoder(), client=client, collection_name=name, max_staleness=3600)
+    writer.add(["quokka note"], [{"g": 1}], ids=["q"])
+    lazy = EnsembleRetriever(reader, weights=[0.0, 1.0], similarity_top_k=5)
+    eager = EnsembleRetriever(reader, weights=[0.0, 1.0], similarity_top_k=5, max_staleness=0)
+    assert [n.node.get_content() for n in lazy.retrieve("quokka")] == ["quokka note"]
+    writer.add(["wombat burrow"], [{"g": 1}], ids=["w"])
+    assert lazy.retrieve("wombat") == []  # within the store's 3600 s, no check
+    assert [n.node.get_content() for n in eager.retrieve("wombat")] == ["wombat burrow"]
+    with pytest.raises(ValueError):
+        EnsembleRetriever(reader, max_staleness=-1)
