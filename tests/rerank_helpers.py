@@ -80,3 +80,13 @@ def tiny_qwen3_sentence_transformer(folder: Path) -> Any:
     transformer = Transformer(str(folder))
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="lasttoken")
     return SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
+
+
+class OldStyleReranker:
+    """Has score() and rerank(), so it passes isinstance(..., Reranker), but no texts=."""
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        return [float(len(t)) for t in texts]
+
+    def rerank(self, query: str, items: list, top_n=None, threshold=None, blend=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("never called: refused when set up")

@@ -11,6 +11,7 @@ from rerank_helpers import (
     CAR_DOCS,
     CAR_FIRST_HAND,
     CAR_QUERY,
+    OldStyleReranker,
     cross_encoder,
     ms_marco_reranker,
     qwen3_tokenizer,
@@ -133,21 +134,11 @@ def test_qwen3_compressor_accepts_a_core_reranker() -> None:
     assert len(out) == 1 and 0.0 <= out[0].metadata["relevance_score"] <= 1.0
 
 
-class _OldStyleReranker:
-    """Has score() and rerank(), so it passes isinstance(..., Reranker), but no texts=."""
-
-    def score(self, query: str, texts: list[str]) -> list[float]:
-        return [float(len(t)) for t in texts]
-
-    def rerank(self, query: str, items: list, top_n=None, threshold=None, blend=None):  # type: ignore[no-untyped-def]
-        raise AssertionError("never called: refused when set up")
-
-
 def test_a_reranker_without_the_keywords_is_refused_when_set_up() -> None:
     from langchain_manifold.rerankers import RerankerCompressor
 
-    with pytest.raises(TypeError, match=r"_OldStyleReranker.rerank\(\) must accept .*texts"):
-        RerankerCompressor(reranker=_OldStyleReranker())
+    with pytest.raises(TypeError, match=r"OldStyleReranker.rerank\(\) must accept .*texts"):
+        RerankerCompressor(reranker=OldStyleReranker())
 
 
 def test_any_core_reranker_works_as_a_compressor() -> None:

@@ -13,6 +13,7 @@ from rerank_helpers import (
     CAR_DOCS,
     CAR_FIRST_HAND,
     CAR_QUERY,
+    OldStyleReranker,
     cross_encoder,
     ms_marco_reranker,
     qwen3_tokenizer,
@@ -135,18 +136,8 @@ def test_qwen3_postprocessor_matches_the_core_scores() -> None:
     assert len(engine.query(CAR_QUERY).source_nodes) == 2
 
 
-class _OldStyleReranker:
-    """Has score() and rerank(), so it passes isinstance(..., Reranker), but no texts=."""
-
-    def score(self, query: str, texts: list[str]) -> list[float]:
-        return [float(len(t)) for t in texts]
-
-    def rerank(self, query: str, items: list, top_n=None, threshold=None, blend=None):  # type: ignore[no-untyped-def]
-        raise AssertionError("never called: refused when set up")
-
-
 def test_a_reranker_without_the_keywords_is_refused_when_set_up() -> None:
     from llamaindex_manifold.rerankers import RerankerPostprocessor
 
-    with pytest.raises(TypeError, match=r"_OldStyleReranker.rerank\(\) must accept .*texts"):
-        RerankerPostprocessor(_OldStyleReranker())
+    with pytest.raises(TypeError, match=r"OldStyleReranker.rerank\(\) must accept .*texts"):
+        RerankerPostprocessor(OldStyleReranker())
