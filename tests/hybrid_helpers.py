@@ -34,3 +34,20 @@ class HashEncoder:
 
     def encode_queries(self, texts: Any) -> np.ndarray:
         return self._encode(list(texts))
+
+
+def writer_and_lazy_reader() -> tuple[Any, Any]:
+    """Two stores on one new collection holding ``quokka note``; the reader checks Chroma
+    for the writer's changes at most once an hour (``max_staleness=3600``)."""
+    import uuid
+
+    import chromadb
+
+    from manifold_core.store import HybridStore
+
+    client = chromadb.EphemeralClient()
+    name = f"stale-{uuid.uuid4().hex[:8]}"
+    writer = HybridStore(HashEncoder(), client=client, collection_name=name)
+    reader = HybridStore(HashEncoder(), client=client, collection_name=name, max_staleness=3600)
+    writer.add(["quokka note"], [{"g": 1}], ids=["q"])
+    return writer, reader

@@ -173,18 +173,9 @@ def test_drop_in_score_fusion_reads_score_metadata() -> None:
 
 
 def test_max_staleness_reaches_the_store_s_freshness_check() -> None:
-    import uuid
+    from hybrid_helpers import writer_and_lazy_reader
 
-    import chromadb
-    from hybrid_helpers import HashEncoder
-
-    from manifold_core.store import HybridStore
-
-    client = chromadb.EphemeralClient()
-    name = f"stale-{uuid.uuid4().hex[:8]}"
-    writer = HybridStore(HashEncoder(), client=client, collection_name=name)
-    reader = HybridStore(HashEncoder(), client=client, collection_name=name, max_staleness=3600)
-    writer.add(["quokka note"], [{"g": 1}], ids=["q"])
+    writer, reader = writer_and_lazy_reader()
     lazy = EnsembleRetriever(store=reader, weights=[0.0, 1.0], k=5)
     eager = EnsembleRetriever(store=reader, weights=[0.0, 1.0], k=5, max_staleness=0)
     assert [d.page_content for d in lazy.invoke("quokka")] == ["quokka note"]  # first check

@@ -165,18 +165,9 @@ def test_score_fusion_needs_scores() -> None:
 
 
 def test_max_staleness_reaches_the_store_s_freshness_check() -> None:
-    import uuid
+    from hybrid_helpers import writer_and_lazy_reader
 
-    import chromadb
-    from hybrid_helpers import HashEncoder
-
-    from manifold_core.store import HybridStore
-
-    client = chromadb.EphemeralClient()
-    name = f"stale-{uuid.uuid4().hex[:8]}"
-    writer = HybridStore(HashEncoder(), client=client, collection_name=name)
-    reader = HybridStore(HashEncoder(), client=client, collection_name=name, max_staleness=3600)
-    writer.add(["quokka note"], [{"g": 1}], ids=["q"])
+    writer, reader = writer_and_lazy_reader()
     lazy = EnsembleRetriever(reader, weights=[0.0, 1.0], similarity_top_k=5)
     eager = EnsembleRetriever(reader, weights=[0.0, 1.0], similarity_top_k=5, max_staleness=0)
     assert [n.node.get_content() for n in lazy.retrieve("quokka")] == ["quokka note"]
