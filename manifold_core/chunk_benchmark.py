@@ -19,13 +19,15 @@ tokens of the encoder's tokenizer), twice:
   small chunks are compared at equal reading cost.
 
 Chunkers are named by a spec ``kind`` or ``kind:key=value,...`` (see :data:`CHUNKER_KINDS`);
-LangChain and LlamaIndex splitters are imported only when asked for, and their chunks are
-located in the document by :func:`locate_chunks` (they return text, not offsets).
+LangChain and LlamaIndex splitters live in the adapter packages
+(:data:`FRAMEWORK_CHUNKERS`), are imported only when asked for, and their chunks are located
+in the document by :func:`locate_chunks` (they return text, not offsets).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import statistics
 import time
@@ -42,6 +44,9 @@ from manifold_core.evaluation import ProgressCallback, _embed_corpus, _find, _re
 __all__ = [
     "CHUNKER_KINDS",
     "DEFAULT_CHUNKERS",
+    "FRAMEWORK_CHUNKERS",
+    "SENTENCE_REGEX",
+    "SEPARATORS",
     "ChunkEvalReport",
     "ChunkerResult",
     "ChunkingDataset",
@@ -52,6 +57,8 @@ __all__ = [
     "parse_chunker_list",
     "parse_chunker_spec",
     "plot_chunk_report",
+    "reject_unknown_settings",
+    "token_length",
     "write_chunking_dataset",
 ]
 
@@ -85,9 +92,19 @@ DEFAULT_CHUNKERS: tuple[str, ...] = (
 )
 """What ``manifold eval-chunks`` compares when no ``--chunkers`` are given."""
 
+FRAMEWORK_CHUNKERS = {
+    "recursive": "langchain_manifold.chunkers:recursive_chunker",
+    "lc-semantic": "langchain_manifold.chunkers:semantic_chunker",
+    "li-sentence": "llamaindex_manifold.chunkers:sentence_chunker",
+    "li-semantic": "llamaindex_manifold.chunkers:semantic_chunker",
+}
+"""Chunker kinds a framework provides: ``module:factory`` in that framework's adapter
+package (the core never imports a framework). A factory takes ``(spec, params, encoder,
+tokenizer)`` and returns a :data:`ChunkFn`."""
+
 # Sentence ends of English and Chinese, for the splitters whose separators we choose.
-_SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", ", ", " ", ""]
-_SENTENCE_REGEX = r"(?<=[.?!])\s+|(?<=[。！？])"
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", ", ", " ", ""]
+SENTENCE_REGEX = r"(?<=[.?!])\s+|(?<=[。！？])"
 
 
 # --------------------------------------------------------------------------- data
@@ -289,7 +306,8 @@ def locate_chunks(text: str, pieces: Sequence[str]) -> list[Span]:
 ChunkFn = Callable[[list[str]], list[list[Span]]]
 
 
-def _token_length(tokenizer: Any) -> Callable[[str], int]:
+def token_length(tokenizer: Any) -> Callable[[str], int]:
+    """A text's length in ``tokenizer``'s tokens, as the frameworks' splitters want it."""
     return lambda t: tokenizer.count([t])[0]
 
 
@@ -310,91 +328,23 @@ def build_chunker(spec: str, encoder: Any, tokenizer: Any) -> ChunkFn:
         fixed = FixedTokenChunker(
             tokenizer, int(params.pop("max_tokens", 200)), int(params.pop("overlap", 0))
         )
-        _no_more(spec, params)
+        reject_unknown_settings(spec, params)
         return lambda docs: [[(c.start, c.end) for c in fixed.split_text(d)] for d in docs]
     if kind == "semantic":
         from manifold_core.chunking import SemanticChunker
 
         ours = SemanticChunker(encoder, tokenizer=tokenizer, **params)
         return lambda docs: [[(c.start, c.end) for c in cs] for cs in ours.split_texts(docs)]
-    if kind == "recursive":
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        rec = RecursiveCharacterTextSplitter(
-            chunk_size=int(params.pop("chunk_size", 200)),
-            chunk_overlap=int(params.pop("chunk_overlap", 0)),
-            length_function=_token_length(tokenizer),
-            separators=params.pop("separators", _SEPARATORS),
-            keep_separator="end",
-        )
-        _no_more(spec, params)
-        return lambda docs: [locate_chunks(d, rec.split_text(d)) for d in docs]
-    if kind == "li-sentence":
-        from llama_index.core.node_parser import SentenceSplitter
-
-        sent = SentenceSplitter(
-            chunk_size=int(params.pop("chunk_size", 200)),
-            chunk_overlap=int(params.pop("chunk_overlap", 0)),
-            tokenizer=lambda t: tokenizer.spans(t),
-        )
-        _no_more(spec, params)
-        return lambda docs: [locate_chunks(d, sent.split_text(d)) for d in docs]
-    if kind == "lc-semantic":
-        from langchain_experimental.text_splitter import SemanticChunker as LCSemanticChunker
-
-        params.setdefault("sentence_split_regex", _SENTENCE_REGEX)
-        lc = LCSemanticChunker(_langchain_embeddings(encoder), **params)
-        return lambda docs: [locate_chunks(d, lc.split_text(d)) for d in docs]
-    # li-semantic
-    from llama_index.core import Document
-    from llama_index.core.node_parser import SemanticSplitterNodeParser
-
-    li = SemanticSplitterNodeParser.from_defaults(
-        embed_model=_llamaindex_embedding(encoder), **params
-    )
-    return lambda docs: [
-        locate_chunks(d, [n.get_content() for n in li.get_nodes_from_documents([Document(text=d)])])
-        for d in docs
-    ]
+    module_name, _, factory = FRAMEWORK_CHUNKERS[kind].partition(":")
+    module = importlib.import_module(module_name)  # the adapter package owns the framework
+    chunker: ChunkFn = getattr(module, factory)(spec, params, encoder, tokenizer)
+    return chunker
 
 
-def _no_more(spec: str, params: dict[str, Any]) -> None:
+def reject_unknown_settings(spec: str, params: dict[str, Any]) -> None:
+    """Raise if a chunker spec has settings its kind did not take."""
     if params:
         raise ValueError(f"chunker {spec!r}: unknown setting(s) {', '.join(sorted(params))}")
-
-
-def _langchain_embeddings(encoder: Any) -> Any:
-    """Our encoder seen as a LangChain ``Embeddings`` (for LangChain's own chunker)."""
-    from langchain_core.embeddings import Embeddings
-
-    class _Embeddings(Embeddings):
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return np.asarray(encoder.encode_documents(texts)).tolist()
-
-        def embed_query(self, text: str) -> list[float]:
-            return np.asarray(encoder.encode_documents([text]))[0].tolist()
-
-    return _Embeddings()
-
-
-def _llamaindex_embedding(encoder: Any) -> Any:
-    """Our encoder seen as a LlamaIndex ``BaseEmbedding`` (for LlamaIndex's own chunker)."""
-    from llama_index.core.embeddings import BaseEmbedding
-
-    class _Embedding(BaseEmbedding):
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return np.asarray(encoder.encode_documents(texts)).tolist()
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._get_text_embeddings([text])[0]
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._get_text_embeddings([query])[0]
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-    return _Embedding(embed_batch_size=64)
 
 
 # --------------------------------------------------------------------------- evaluation
