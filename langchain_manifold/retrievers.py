@@ -34,7 +34,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, model_validator
 
 from manifold_core.filters import MetadataFilter, from_langchain
-from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
+from manifold_core.fusion import FusedItem, default_fusion, fuse_retrieved, validate_fusion
 from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
 from manifold_core.retrieval import Hit, HybridRetriever
 from manifold_core.store import HybridStore
@@ -64,7 +64,8 @@ class EnsembleRetriever(BaseRetriever):
         k: results returned; default 4 in hybrid mode and every fused result in drop-in
             mode (as LangChain does). Overridable per call: ``invoke(q, k=3)``.
         fetch_k: candidates per side before fusion (hybrid mode).
-        fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
+        fusion: ``"dbsf"``, ``"rrf"``, ``"relative_score"`` or ``"weighted"``; ``None``
+            (default): ``"dbsf"`` for hybrid search, ``"rrf"`` for fused retrievers.
             The score-based methods read each retriever's score from ``metadata[score_key]``
             in drop-in mode.
         c: the reciprocal-rank constant.
@@ -84,7 +85,7 @@ class EnsembleRetriever(BaseRetriever):
     weights: list[float] | None = None
     k: int | None = Field(default=None, gt=0)
     fetch_k: int = Field(default=50, gt=0)
-    fusion: str = "rrf"
+    fusion: str | None = None
     c: int = Field(default=60, ge=0)
     max_staleness: float | None = Field(default=None, ge=0)
     filter: dict[str, Any] | None = None
@@ -105,7 +106,8 @@ class EnsembleRetriever(BaseRetriever):
     def _check(self) -> EnsembleRetriever:
         if (self.store is None) == (self.retrievers is None):
             raise ValueError("give exactly one of store= (hybrid search) or retrievers=")
-        validate_fusion(self.fusion)
+        if self.fusion is not None:
+            validate_fusion(self.fusion)
         n = 2 if self.store is not None else len(self.retrievers or [])
         if self.retrievers is not None and not self.retrievers:
             raise ValueError("retrievers must not be empty")
@@ -273,7 +275,7 @@ class EnsembleRetriever(BaseRetriever):
             self.store,
             k=self.k or _HYBRID_DEFAULT_K,
             fetch_k=self.fetch_k,
-            fusion=self.fusion,
+            fusion=self.fusion or default_fusion(hybrid=True),
             weights=tuple(self.weights) if self.weights is not None else (1.0, 1.0),
             c=self.c,
             max_staleness=self.max_staleness,
@@ -371,7 +373,7 @@ class EnsembleRetriever(BaseRetriever):
             raise ValueError(f"k must be a positive int, got {k!r}")
         fused = fuse_retrieved(
             ranked,
-            method=fusion or self.fusion,
+            method=fusion or self.fusion or default_fusion(hybrid=False),
             weights=list(weights) if weights is not None else self.weights,
             c=self.c,
             k=k if k is not None else self.k,

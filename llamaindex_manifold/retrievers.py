@@ -47,7 +47,7 @@ from llama_index.core.schema import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from manifold_core.filters import MetadataFilter, from_llamaindex
-from manifold_core.fusion import FusedItem, fuse_retrieved, validate_fusion
+from manifold_core.fusion import FusedItem, default_fusion, fuse_retrieved, validate_fusion
 from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
 from manifold_core.retrieval import Hit, HybridRetriever
 from manifold_core.store import HybridStore
@@ -75,7 +75,8 @@ class EnsembleRetriever(BaseRetriever):
         similarity_top_k: results returned; default 4 in hybrid mode, every fused result
             when fusing retrievers.
         fetch_k: candidates per side before fusion (hybrid mode).
-        fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
+        fusion: ``"dbsf"``, ``"rrf"``, ``"relative_score"`` or ``"weighted"``; ``None``
+            (default): ``"dbsf"`` for hybrid search, ``"rrf"`` for fused retrievers.
         weights: hybrid mode ``[dense, lexical]``; otherwise one per retriever.
         c: the reciprocal-rank constant.
         max_staleness: seconds a search may run on a lexical index that has not checked
@@ -100,7 +101,7 @@ class EnsembleRetriever(BaseRetriever):
         retrievers: Sequence[BaseRetriever] | None = None,
         similarity_top_k: int | None = None,
         fetch_k: int = 50,
-        fusion: str = "rrf",
+        fusion: str | None = None,
         weights: Sequence[float] | None = None,
         c: int = 60,
         max_staleness: float | None = None,
@@ -120,7 +121,7 @@ class EnsembleRetriever(BaseRetriever):
             raise ValueError("retrievers must not be empty")
         if similarity_top_k is not None and similarity_top_k <= 0:
             raise ValueError(f"similarity_top_k must be positive, got {similarity_top_k!r}")
-        validate_fusion(fusion)
+        fusion = validate_fusion(fusion or default_fusion(hybrid=store is not None))
         n = 2 if store is not None else len(list(retrievers or []))
         if weights is not None and len(list(weights)) != n:
             what = "[dense, lexical]" if store is not None else "one per retriever"

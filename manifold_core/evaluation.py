@@ -36,6 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from manifold_core.fusion import HYBRID_FUSION
+
 if TYPE_CHECKING:
     from manifold_core.retrieval import HybridRetriever
 
@@ -396,7 +398,7 @@ def evaluate(
     *,
     encoder: Any = None,
     reranker: Any = None,
-    fusion: str = "rrf",
+    fusion: str = HYBRID_FUSION,
     depth: int = 100,
     fetch_k: int | None = None,
     rerank_depth: int = 30,

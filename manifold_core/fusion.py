@@ -29,10 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from manifold_core.validation import check_weights
+
 __all__ = [
     "FUSION_METHODS",
     "FusedItem",
     "FusionMethod",
+    "HYBRID_FUSION",
+    "RETRIEVERS_FUSION",
+    "default_fusion",
     "fuse",
     "fuse_retrieved",
     "validate_fusion",
@@ -40,6 +45,20 @@ __all__ = [
 
 FusionMethod = Literal["rrf", "weighted", "relative_score", "dbsf"]
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+
+HYBRID_FUSION: FusionMethod = "dbsf"
+"""The default fusion of the dense and BM25 lists of a hybrid search (``HybridRetriever``,
+both adapters, the CLI). Chosen over equal-weight RRF on SciFact and CMRC 2018, where score
+fusion never fell far below the better side while RRF did (``docs/benchmarks.md``). Fusing
+arbitrary retrievers stays ``"rrf"``: their scores may be missing or incomparable."""
+
+RETRIEVERS_FUSION: FusionMethod = "rrf"
+"""The default fusion of arbitrary retrievers' result lists (ranks only, scores not needed)."""
+
+
+def default_fusion(hybrid: bool) -> str:
+    """The default method: :data:`HYBRID_FUSION` for a hybrid search, else RRF."""
+    return HYBRID_FUSION if hybrid else RETRIEVERS_FUSION
 
 
 @dataclass(frozen=True)
@@ -66,26 +85,6 @@ def validate_fusion(method: str) -> str:
             f"unknown fusion method {method!r}; expected one of {', '.join(FUSION_METHODS)}"
         )
     return method
-
-
-def _check_weights(weights: Sequence[float] | None, n_lists: int) -> list[float]:
-    if weights is None:
-        return [1.0] * n_lists
-    if isinstance(weights, (str, bytes)):
-        raise TypeError(f"weights must be a sequence of numbers, got {weights!r}")
-    out = list(weights)
-    if len(out) != n_lists:
-        raise ValueError(f"got {len(out)} weights for {n_lists} ranked lists; give one per list")
-    checked: list[float] = []
-    for i, w in enumerate(out):
-        if isinstance(w, bool) or not isinstance(w, (int, float)):
-            raise TypeError(f"weights[{i}] must be a number, got {w!r}")
-        if not math.isfinite(w) or w < 0:
-            raise ValueError(f"weights[{i}] must be a finite number >= 0, got {w!r}")
-        checked.append(float(w))
-    if n_lists and not any(w > 0 for w in checked):
-        raise ValueError(f"at least one weight must be > 0, got {out!r}")
-    return checked
 
 
 def _normalise(scores: list[float], method: str) -> list[float]:
@@ -135,7 +134,7 @@ def fuse(
     """
     validate_fusion(method)
     lists = list(ranked_lists)
-    w = _check_weights(weights, len(lists))
+    w = check_weights(weights, len(lists))
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c < 0:
         raise ValueError(f"c must be a finite number >= 0, got {c!r}")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from manifold_core.fusion import FUSION_METHODS, fuse, validate_fusion
+from manifold_core.fusion import FUSION_METHODS, HYBRID_FUSION, fuse, validate_fusion
 
 __all__ = [
     "DEFAULT_DENSE_WEIGHTS",
@@ -54,7 +54,7 @@ class FusionSetting:
         c: the reciprocal-rank constant (used by ``rrf`` only).
     """
 
-    method: str = "rrf"
+    method: str = HYBRID_FUSION
     dense_weight: float = 0.5
     depth: int = 50
     c: int = 60
@@ -108,7 +108,7 @@ class FusionSetting:
 
 
 DEFAULT_SETTING = FusionSetting()
-"""Equal-weight RRF over 50 candidates per side: what ``HybridRetriever`` does by default."""
+"""Equal-weight ``dbsf`` over 50 candidates per side: what ``HybridRetriever`` does by default."""
 
 DEFAULT_METHODS: tuple[str, ...] = ("rrf", "relative_score", "dbsf")
 """Methods tuned by default; ``weighted`` (raw scores) is left out: BM25 and cosine

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from manifold_core.filter_hints import warn_unknown_keys
-from manifold_core.fusion import FusedItem, fuse, validate_fusion
+from manifold_core.fusion import HYBRID_FUSION, FusedItem, fuse, validate_fusion
 from manifold_core.store import HybridStore
+from manifold_core.validation import check_weights, positive_int
 
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
@@ -56,22 +57,8 @@ class Hit:
     lexical_rank: int | None = None
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _check_weights(weights: Any) -> tuple[float, float]:
-    try:
-        dense_w, lexical_w = (float(w) for w in weights)
-    except (TypeError, ValueError):
-        raise ValueError(f"weights must be two numbers (dense, lexical), got {weights!r}") from None
-    for name, w in (("dense", dense_w), ("lexical", lexical_w)):
-        if not math.isfinite(w) or w < 0:
-            raise ValueError(f"the {name} weight must be a finite number >= 0, got {w!r}")
-    if dense_w == 0 and lexical_w == 0:
-        raise ValueError(f"at least one of the weights must be > 0, got {weights!r}")
+    dense_w, lexical_w = check_weights(weights, 2, names=("dense", "lexical"))
     return dense_w, lexical_w
 
 
@@ -82,7 +69,7 @@ class HybridRetriever:
         store: the store to search.
         k: results returned by default.
         fetch_k: candidates taken from each side before fusion (raised to ``k`` if lower).
-        fusion: ``"rrf"`` (default), ``"relative_score"``, ``"dbsf"`` or ``"weighted"``.
+        fusion: ``"dbsf"`` (default), ``"rrf"``, ``"relative_score"`` or ``"weighted"``.
         weights: ``(dense, lexical)`` fusion weights; a weight of 0 skips that side.
         c: the reciprocal-rank constant.
         max_staleness: seconds a search may run on a lexical index that has not checked
@@ -99,7 +86,7 @@ class HybridRetriever:
         store: HybridStore,
         k: int = 4,
         fetch_k: int = 50,
-        fusion: str = "rrf",
+        fusion: str = HYBRID_FUSION,
         weights: Sequence[float] = (1.0, 1.0),
         c: int = 60,
         max_staleness: float | None = None,
@@ -110,8 +97,8 @@ class HybridRetriever:
             raise ValueError(f"max_staleness must be seconds >= 0 or None, got {max_staleness!r}")
         self.max_staleness = max_staleness
         self.store = store
-        self.k = _positive_int(k, "k")
-        self.fetch_k = _positive_int(fetch_k, "fetch_k")
+        self.k = positive_int(k, "k")
+        self.fetch_k = positive_int(fetch_k, "fetch_k")
         self.fusion = validate_fusion(fusion)
         self.weights = _check_weights(weights)
         self.c = c
@@ -142,8 +129,8 @@ class HybridRetriever:
         """
         if not isinstance(query, str) or not query.strip():
             raise ValueError(f"query must be a non-empty string, got {query!r}")
-        k_ = self.k if k is None else _positive_int(k, "k")
-        fetch = self.fetch_k if fetch_k is None else _positive_int(fetch_k, "fetch_k")
+        k_ = self.k if k is None else positive_int(k, "k")
+        fetch = self.fetch_k if fetch_k is None else positive_int(fetch_k, "fetch_k")
         fetch = max(fetch, k_)
         method = self.fusion if fusion is None else validate_fusion(fusion)
         dense_w, lexical_w = self.weights if weights is None else _check_weights(weights)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from manifold_core.cli._app import app
+from manifold_core.fusion import HYBRID_FUSION
 from manifold_core.cli._common import (
     DEFAULT_EMBEDDING,
     DEFAULT_RERANKER,
@@ -63,8 +64,8 @@ def eval_command(
         typer.Option("--max-queries", "-n", min=1, help="Evaluate only the first N queries."),
     ] = None,
     fusion: Annotated[
-        str, typer.Option(help="Hybrid fusion: rrf, relative_score, dbsf or weighted.")
-    ] = "rrf",
+        str, typer.Option(help="Hybrid fusion: dbsf, rrf, relative_score or weighted.")
+    ] = HYBRID_FUSION,
     rerank_depth: Annotated[
         int, typer.Option(min=1, help="Hybrid hits the reranker reorders per query.")
     ] = 30,

@@ -121,8 +121,8 @@ def query(
         str | None,
         typer.Option(
             "--fusion",
-            help="rrf, relative_score, dbsf or weighted (equal weights). Default: the "
-            "setting `manifold tune` saved in the index, else rrf.",
+            help="dbsf, rrf, relative_score or weighted (equal weights). Default: the "
+            "setting `manifold tune` saved in the index, else dbsf.",
             show_default=False,
         ),
     ] = None,
