@@ -33,10 +33,10 @@ from manifold_core.validation import check_weights
 
 __all__ = [
     "FUSION_METHODS",
-    "FusedItem",
-    "FusionMethod",
     "HYBRID_FUSION",
     "RETRIEVERS_FUSION",
+    "FusedItem",
+    "FusionMethod",
     "default_fusion",
     "fuse",
     "fuse_retrieved",

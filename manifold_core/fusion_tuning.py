@@ -202,10 +202,21 @@ Tuner = Callable[[Sequence[str], ScoreFn, Sequence[FusionSetting]], FusionSettin
 """``tuner(query_ids, score, grid)``: the setting to use, chosen from ``query_ids`` only."""
 
 
-def tune(query_ids: Sequence[str], score: ScoreFn, grid: Sequence[FusionSetting]) -> FusionSetting:
-    """The setting of ``grid`` with the best mean ``score`` over ``query_ids``.
+def tune(
+    query_ids: Sequence[str],
+    score: ScoreFn,
+    grid: Sequence[FusionSetting],
+    *,
+    min_gain_se: float = 1.0,
+) -> FusionSetting:
+    """The setting of ``grid`` with the best mean ``score`` over ``query_ids``, unless it
+    does not clearly beat ``grid[0]`` (the default).
 
-    Ties (within 1e-12) go to the earlier setting of ``grid``.
+    Ties (within 1e-12) go to the earlier setting of ``grid``. The guard against fitting
+    noise (a grid of ~180 settings always holds one that is lucky on a few dozen queries):
+    the best setting replaces ``grid[0]`` only when its mean per-query gain over it is more
+    than ``min_gain_se`` standard errors of that gain (the "one standard error" rule of
+    model selection); ``min_gain_se=0`` takes the plain argmax.
     """
     if not query_ids:
         raise ValueError("no query to tune on")
@@ -216,7 +227,15 @@ def tune(query_ids: Sequence[str], score: ScoreFn, grid: Sequence[FusionSetting]
         mean = math.fsum(score(setting, q) for q in query_ids) / len(query_ids)
         if mean > best_mean + 1e-12:
             best, best_mean = setting, mean
-    return best
+    if best == grid[0] or min_gain_se <= 0:
+        return best
+    gains = [score(best, q) - score(grid[0], q) for q in query_ids]
+    n = len(gains)
+    mean_gain = math.fsum(gains) / n
+    if n < 2:
+        return grid[0]
+    var = math.fsum((g - mean_gain) ** 2 for g in gains) / (n - 1)
+    return best if mean_gain > min_gain_se * math.sqrt(var / n) else grid[0]
 
 
 def assign_folds(query_ids: Iterable[str], folds: int = 5, seed: int = 0) -> list[list[str]]:

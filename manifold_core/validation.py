@@ -33,7 +33,9 @@ def optional_positive_int(value: Any, name: str) -> int | None:
     return int(value)
 
 
-def check_weights(weights: Sequence[float] | None, n: int, names: Sequence[str] = ()) -> list[float]:
+def check_weights(
+    weights: Sequence[float] | None, n: int, names: Sequence[str] = ()
+) -> list[float]:
     """One finite weight >= 0 per list (``None``: all 1.0), at least one of them > 0.
 
     ``names`` (optional, one per list) only shapes the error message.
@@ -47,7 +49,9 @@ def check_weights(weights: Sequence[float] | None, n: int, names: Sequence[str] 
     if len(out) != n:
         if names:
             count = _WORDS.get(n, str(n))
-            raise ValueError(f"weights must be {count} numbers ({', '.join(names)}), got {weights!r}")
+            raise ValueError(
+                f"weights must be {count} numbers ({', '.join(names)}), got {weights!r}"
+            )
         raise ValueError(f"got {len(out)} weights for {n} ranked lists; give one per list")
     checked: list[float] = []
     for i, w in enumerate(out):

@@ -175,11 +175,38 @@ def _world(n: int = 40) -> tuple[dict[str, Candidates], dict[str, dict[str, int]
 
 def test_tuning_does_not_lose_to_the_strong_side() -> None:
     cands, qrels = _world()
-    hybrid = sum(ndcg_at(fused_ranking(c, DEFAULT_SETTING, 10), qrels[q]) for q, c in cands.items())
+    rrf = FusionSetting("rrf")
+    hybrid = sum(ndcg_at(fused_ranking(c, rrf, 10), qrels[q]) for q, c in cands.items())
     assert hybrid / len(cands) < 1.0  # equal-weight RRF lets the weak side in
-    cv = tune_candidates(cands, qrels, folds=4)
+    cv = tune_candidates(cands, qrels, setting_grid(first=rrf), folds=4)
     assert cv.score == pytest.approx(1.0)
-    assert cv.setting.dense_weight < 0.5
+    assert cv.setting.dense_weight < 0.5 or cv.setting.method != "rrf"
+
+
+def test_the_default_is_not_trapped_by_a_weak_side() -> None:
+    cands, qrels = _world()
+    default = sum(
+        ndcg_at(fused_ranking(c, DEFAULT_SETTING, 10), qrels[q]) for q, c in cands.items()
+    )
+    assert DEFAULT_SETTING.method == "dbsf"
+    assert default / len(cands) == pytest.approx(1.0)  # the lexical side's clear lead survives
+
+
+def test_a_lucky_setting_does_not_displace_the_default() -> None:
+    grid = [FusionSetting("dbsf"), FusionSetting("rrf"), FusionSetting("relative_score")]
+    ids = [f"q{i}" for i in range(20)]
+    noise = {q: (0.3 if i % 2 else -0.28) for i, q in enumerate(ids)}  # mean gain 0.01, se ~0.07
+
+    def score(setting: FusionSetting, q: str) -> float:
+        return 0.5 + (noise[q] if setting.method == "rrf" else 0.0)
+
+    assert tune(ids, score, grid) == grid[0]
+    assert tune(ids, score, grid, min_gain_se=0) == grid[1]  # the plain argmax would switch
+
+    def clear(setting: FusionSetting, q: str) -> float:
+        return 0.5 + (0.1 + noise[q] / 10 if setting.method == "rrf" else 0.0)
+
+    assert tune(ids, clear, grid) == grid[1]
 
 
 def test_depth_cuts_each_side() -> None:
