@@ -26,6 +26,7 @@ from manifold_core.lexical import (
 )
 from manifold_core.lexical import files as lexical_files
 from manifold_core.lexical.scoring import query_terms
+from manifold_core.lexical.selection import eligible
 
 VOCAB = [f"t{i}" for i in range(12)]
 token_lists = st.lists(st.sampled_from(VOCAB), min_size=0, max_size=12)
@@ -272,6 +273,22 @@ def test_search_equals_brute_force_top_k_on_both_selection_paths(variant: str) -
             for k in (1, 10, 50):
                 expected = [(i, -s) for s, i in sorted(allowed)[:k]]
                 assert index.search(query, k, where) == expected, (query, where, k)
+
+
+def test_both_selection_paths_share_one_eligibility_rule() -> None:
+    # Live row, positive score, passing the filter: one helper, used by the sparse path,
+    # the dense path's probe and its final candidates alike.
+    index = LexicalIndex()
+    metas = [{"g": 1}, {"g": 2}, {"g": 1}, {"g": 1}]
+    index.add(["a", "b", "c", "d"], ["x", "x", "x", "y"], metas)
+    index.delete(["a"])  # one dead row of four: no compaction
+    snap = index._snap
+    assert snap.n_rows == 4 and not snap.alive[0]
+    scores = np.array([5.0, 2.0, 0.0, 3.0])
+    rows, kept = eligible(snap, np.arange(4), scores, MetadataFilter.parse({"g": 1}))
+    assert rows.tolist() == [3] and kept.tolist() == [3.0]
+    rows, kept = eligible(snap, np.arange(4), scores, None)
+    assert rows.tolist() == [1, 3] and kept.tolist() == [2.0, 3.0]
 
 
 def test_many_small_adds_merge_segments_and_keep_scores() -> None:
