@@ -27,7 +27,15 @@ from manifold_core.lexical.scoring import BM25
 from manifold_core.lexical.segments import Segment, Snapshot
 from manifold_core.lexical.tokenizer import saved_tokenizer, tokenizer_config
 
-__all__ = ["FORMAT", "VERSION", "Saved", "load", "remove_generations", "saved_fingerprint"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Saved",
+    "load",
+    "remove_generations",
+    "saved_fingerprint",
+    "write_generation",
+]
 
 FORMAT = "manifold-lexical"
 VERSION = 1

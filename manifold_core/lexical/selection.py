@@ -16,7 +16,7 @@ from manifold_core.filters import MetadataFilter
 from manifold_core.lexical.scoring import Postings, accumulate
 from manifold_core.lexical.segments import Snapshot
 
-__all__ = ["Scratch", "select"]
+__all__ = ["Scratch", "eligible", "select", "top_k"]
 
 
 class Scratch(threading.local):

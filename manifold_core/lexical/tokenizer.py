@@ -10,7 +10,14 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_LANGUAGE", "ENGLISH_STOPWORDS", "LexicalTokenizer", "default_tokenize"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "ENGLISH_STOPWORDS",
+    "LexicalTokenizer",
+    "default_tokenize",
+    "saved_tokenizer",
+    "tokenizer_config",
+]
 
 # Han ideographs (CJK Unified Ideographs, extensions A-F, compatibility ideographs).
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
