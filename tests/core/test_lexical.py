@@ -17,15 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-import manifold_core.lexical as lexical
 from manifold_core.filters import MetadataFilter
 from manifold_core.lexical import (
     LexicalIndex,
     LexicalTokenizer,
-    combine_fingerprints,
     content_fingerprint,
     default_tokenize,
 )
+from manifold_core.lexical import files as lexical_files
+from manifold_core.lexical.scoring import query_terms
+from manifold_core.lexical.selection import eligible
 
 VOCAB = [f"t{i}" for i in range(12)]
 token_lists = st.lists(st.sampled_from(VOCAB), min_size=0, max_size=12)
@@ -274,6 +275,22 @@ def test_search_equals_brute_force_top_k_on_both_selection_paths(variant: str) -
                 assert index.search(query, k, where) == expected, (query, where, k)
 
 
+def test_both_selection_paths_share_one_eligibility_rule() -> None:
+    # Live row, positive score, passing the filter: one helper, used by the sparse path,
+    # the dense path's probe and its final candidates alike.
+    index = LexicalIndex()
+    metas = [{"g": 1}, {"g": 2}, {"g": 1}, {"g": 1}]
+    index.add(["a", "b", "c", "d"], ["x", "x", "x", "y"], metas)
+    index.delete(["a"])  # one dead row of four: no compaction
+    snap = index._snap
+    assert snap.n_rows == 4 and not snap.alive[0]
+    scores = np.array([5.0, 2.0, 0.0, 3.0])
+    rows, kept = eligible(snap, np.arange(4), scores, MetadataFilter.parse({"g": 1}))
+    assert rows.tolist() == [3] and kept.tolist() == [3.0]
+    rows, kept = eligible(snap, np.arange(4), scores, None)
+    assert rows.tolist() == [1, 3] and kept.tolist() == [2.0, 3.0]
+
+
 def test_many_small_adds_merge_segments_and_keep_scores() -> None:
     index = LexicalIndex("okapi")
     rng = np.random.default_rng(0)
@@ -314,7 +331,7 @@ def test_clear_empties_the_index_and_old_snapshots_keep_their_vocabulary() -> No
     index.add(["c"], ["gamma delta"])
     assert index.search("gamma", 5)[0][0] == "c"
     # A search that started before clear() still resolves terms with the old vocabulary.
-    assert index._query_terms(old, ["beta"]) == [old.vocab["beta"]]
+    assert query_terms(old, ["beta"]) == [old.vocab["beta"]]
     assert index.get_metadata("c") == {}
 
 
@@ -370,11 +387,6 @@ def test_fingerprint_equals_content_fingerprint_of_what_chroma_returns() -> None
     col.upsert(ids=ids, documents=texts, metadatas=metas, embeddings=[[0.0, 1.0]] * 4)  # type: ignore[arg-type]
     got = col.get(include=["documents", "metadatas"])
     assert content_fingerprint(got["ids"], got["documents"], got["metadatas"]) == index.fingerprint
-    half = [
-        content_fingerprint(ids[:2], texts[:2], metas[:2]),
-        content_fingerprint(ids[2:], texts[2:], metas[2:]),
-    ]
-    assert combine_fingerprints(half) == index.fingerprint
 
 
 # --- filters in search ------------------------------------------------------------------
@@ -526,7 +538,7 @@ def test_a_crash_mid_save_leaves_the_previous_index_loadable(
     index.save(tmp_path)
     before = index.search("banana", 5)
     index.add(["new"], ["banana banana banana"])
-    real = lexical._write_array
+    real = lexical_files.write_array
     calls = {"n": 0}
 
     def crashing(path: Path, array: np.ndarray) -> dict[str, Any]:
@@ -535,12 +547,12 @@ def test_a_crash_mid_save_leaves_the_previous_index_loadable(
         calls["n"] += 1
         return real(path, array)
 
-    monkeypatch.setattr(lexical, "_write_array", crashing)
+    monkeypatch.setattr(lexical_files, "write_array", crashing)
     with pytest.raises(OSError, match="simulated"):
         index.save(tmp_path)
     old = LexicalIndex.load(tmp_path)
     assert old.search("banana", 5) == before and "new" not in old
-    monkeypatch.setattr(lexical, "_write_array", real)
+    monkeypatch.setattr(lexical_files, "write_array", real)
     index.save(tmp_path)
     assert "new" in LexicalIndex.load(tmp_path)
 
@@ -551,14 +563,14 @@ def test_a_crash_before_the_pointer_switch_keeps_the_old_generation(
     index = build_sample()
     index.save(tmp_path)
     index.add(["new"], ["banana"])
-    real_json = lexical._write_json
+    real_json = lexical_files.write_json
 
     def crash_on_pointer(path: Path, obj: Any) -> dict[str, Any]:
         if path.name.startswith("CURRENT.") and path.name.endswith(".tmp"):
             raise KeyboardInterrupt  # killed between writing the generation and switching
         return real_json(path, obj)
 
-    monkeypatch.setattr(lexical, "_write_json", crash_on_pointer)
+    monkeypatch.setattr(lexical_files, "write_json", crash_on_pointer)
     with pytest.raises(KeyboardInterrupt):
         index.save(tmp_path)
     assert "new" not in LexicalIndex.load(tmp_path)
@@ -585,7 +597,7 @@ def test_a_pickled_array_is_refused_even_with_a_matching_checksum(tmp_path: Path
     target = gen / "doc_len.npy"
     np.save(target, np.array([{"evil": 1}] * 3, dtype=object), allow_pickle=True)
     manifest = json.loads((gen / "manifest.json").read_text())
-    manifest["files"]["doc_len.npy"] = lexical._finish_file(target)
+    manifest["files"]["doc_len.npy"] = lexical_files.finish_file(target)
     (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=r"doc_len\.npy"):
         LexicalIndex.load(tmp_path)
