@@ -23,7 +23,8 @@ checked here, up front, so a bad call writes nothing. Measured on chromadb 1.5.9
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,9 @@ __all__ = [
     "MAX_LIST_ITEMS",
     "RESERVED_KEY_PREFIXES",
     "MetadataValue",
+    "NotFiniteError",
     "Scalar",
+    "Where",
     "check_ids",
     "check_text",
     "check_texts",
@@ -103,49 +106,71 @@ def check_ids(ids: Sequence[Any], n: int | None = None) -> list[str]:
     return out
 
 
-def scalar_value(value: Any, where: str) -> Scalar:
+Where = str | Callable[[], str]
+"""What an error message names: a str, or a function building it (only on error)."""
+
+
+class NotFiniteError(ValueError):
+    """A NaN or infinite value: refused on the write path, an absent key when read."""
+
+
+def _label(where: Where) -> str:
+    return where if isinstance(where, str) else where()
+
+
+def scalar_value(value: Any, where: Where) -> Scalar:
     """The one scalar rule, for metadata values, list items and filter operands alike.
 
     Numpy scalars become Python ones first (so ``numpy.float32('nan')`` is a NaN like any
-    other); an int must fit in 64 bits (Chroma stores a larger one as an inexact float), a
-    float must be finite, a str valid UTF-8. Anything else (``None`` included: callers decide
-    what it means) raises ``ValueError`` starting with ``where``.
+    other) and subclasses (``IntEnum``, ...) the plain type; an int must fit in 64 bits
+    (Chroma stores a larger one as an inexact float), a float must be finite
+    (:class:`NotFiniteError` otherwise), a str valid UTF-8. Anything else (``None`` included:
+    callers decide what it means) raises ``ValueError`` starting with ``where``.
     """
+    kind = type(value)  # exact types first: the common case, and the hot path of the mirror
+    if kind is str and value.isascii():
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if (kind is int and _INT64_MIN <= value <= _INT64_MAX) or kind is bool:
+        return value
     if isinstance(value, np.generic):
         value = value.item()
-    # Subclasses (IntEnum, str enums) become the plain type: digests and list-type checks
-    # compare exact types.
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise ValueError(
-                f"{where} = {value} does not fit in 64 bits; Chroma would store an inexact "
-                "float for an int outside the 64-bit range, so use a str (or a float)"
+                f"{_label(where)} = {value} does not fit in 64 bits; Chroma would store an "
+                "inexact float for an int outside the 64-bit range, so use a str (or a float)"
             )
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(
-                f"{where} is not finite: {value!r}; Chroma holds no NaN or infinity (it "
-                "drops them, and breaks on them inside a list), so leave the value out"
+            raise NotFiniteError(
+                f"{_label(where)} is not finite: {value!r}; Chroma holds no NaN or infinity "
+                "(it drops them, and breaks on them inside a list), so leave the value out"
             )
         return float(value)
     if isinstance(value, str):
-        return str(check_text(value, where))
+        return str(check_text(value, _label(where)))
     raise ValueError(
-        f"{where} has type {type(value).__name__} ({value!r}), which is not a str, int, "
-        "float or bool (or, as metadata, a list of one of them); convert it (e.g. to a str)"
+        f"{_label(where)} has type {type(value).__name__} ({value!r}), which is not a str, "
+        "int, float or bool (or, as metadata, a list of one of them); convert it (e.g. to a "
+        "str)"
     )
 
 
-def _not_finite(value: Any) -> bool:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return isinstance(value, float) and not math.isfinite(value)
+def _items(value: Any, where: Where) -> list[Scalar]:
+    try:
+        return [scalar_value(v, where) for v in value]
+    except ValueError:
+        for j, v in enumerate(value):  # the same error again, naming the item
+            scalar_value(v, f"{_label(where)}[{j}]")
+        raise
 
 
-def metadata_value(value: Any, where: str, *, stored: bool = False) -> MetadataValue | None:
+def metadata_value(value: Any, where: Where, *, stored: bool = False) -> MetadataValue | None:
     """The one metadata-value rule: a scalar (:func:`scalar_value`) or a list of one type.
 
     ``None`` and an empty list mean "no value" and give ``None`` (Chroma rejects ``[]``, so
@@ -157,22 +182,23 @@ def metadata_value(value: Any, where: str, *, stored: bool = False) -> MetadataV
     """
     if value is None:
         return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        if stored and any(_not_finite(v) for v in value):
+    try:
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            return scalar_value(value, where)
+        items = _items(value, where)
+    except NotFiniteError:
+        if stored:
             return None
-        items = [scalar_value(v, f"{where}[{j}]") for j, v in enumerate(value)]
-        if not items:
-            return None
-        first = type(items[0])
-        if any(type(v) is not first for v in items):
-            raise ValueError(
-                f"{where} mixes value types ({value!r}); Chroma needs the items of a list to "
-                "be all the same type"
-            )
-        return items
-    if stored and _not_finite(value):
+        raise
+    if not items:
         return None
-    return scalar_value(value, where)
+    first = type(items[0])
+    if any(type(v) is not first for v in items):
+        raise ValueError(
+            f"{_label(where)} mixes value types ({value!r}); Chroma needs the items of a list "
+            "to be all the same type"
+        )
+    return items
 
 
 def clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
@@ -199,7 +225,7 @@ def clean_metadata(meta: Any, index: int) -> dict[str, Any] | None:
                 f"metadatas[{index}] key {key!r} starts with a prefix Chroma reserves "
                 f"({', '.join(RESERVED_KEY_PREFIXES)}); rename it"
             )
-        clean = metadata_value(value, f"metadatas[{index}][{key!r}]")
+        clean = metadata_value(value, partial("metadatas[{}][{!r}]".format, index, key))
         if clean is None:
             continue
         if isinstance(clean, list):

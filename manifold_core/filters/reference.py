@@ -37,7 +37,7 @@ def matches(node: Node, metadata: Mapping[str, Any]) -> bool:
         if node.op == "$and":
             return all(matches(c, metadata) for c in node.children)
         return any(matches(c, metadata) for c in node.children)
-    kind, stored = stored_value(metadata.get(node.key), f"metadata key {node.key!r}")
+    kind, stored = stored_value(metadata.get(node.key), node.key)
     op, v = node.op, node.value
     if op in ("$eq", "$ne"):
         assert not isinstance(v, tuple)

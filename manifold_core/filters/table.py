@@ -181,7 +181,7 @@ class MetadataTable:
             for key, value in meta.items():
                 if not isinstance(key, str):
                     raise ValueError(f"metadata keys must be str, got {key!r}")
-                kind, v = stored_value(value, f"metadata key {key!r}")
+                kind, v = stored_value(value, key)
                 if kind == MISSING:
                     continue
                 bucket = scalars.setdefault(key, ([], [], []))

@@ -46,6 +46,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "$lte": operator.le,
 }
 NUMERIC_OPERATORS = tuple(_COMPARE)
+_KINDS = {bool: BOOL, int: INT, float: FLOAT, str: STR}  # of the exact types the rule returns
 """The operators :func:`compare` evaluates: ``$eq`` and the ranges."""
 
 
@@ -62,20 +63,26 @@ def scalar_kind(value: object) -> int:
     return MISSING
 
 
-def stored_value(value: object, where: str = "metadata value") -> tuple[int, Any]:
+def stored_value(value: object, key: str | None = None) -> tuple[int, Any]:
     """``(kind, value)`` of a metadata value the way Chroma holds it.
 
     Follows :func:`manifold_core.records.metadata_value` with ``stored=True``: ``None``,
     ``[]``, NaN and infinities (also inside a list) give ``(MISSING, None)``; numpy scalars
     become Python ones, tuples lists. Wrong types, mixed lists and ints outside 64 bits raise
-    ``ValueError`` starting with ``where``: Chroma never returns them, so they are a bug.
+    ``ValueError`` (naming ``key`` when given): Chroma never returns them, so they are a bug.
     """
-    v = metadata_value(value, where, stored=True)
+    try:
+        v = metadata_value(value, "metadata value", stored=True)
+    except ValueError:
+        if key is None:
+            raise
+        metadata_value(value, f"metadata key {key!r}", stored=True)  # the error, naming it
+        raise
     if v is None:
         return MISSING, None
-    if isinstance(v, list):
+    if type(v) is list:
         return LIST, v
-    return scalar_kind(v), v
+    return _KINDS[type(v)], v
 
 
 def trunc_sat(v: float) -> int:
