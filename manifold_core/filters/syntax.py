@@ -108,6 +108,16 @@ def combine(op: Literal["$and", "$or"], nodes: Iterable[Node]) -> Node:
     return flat[0] if len(flat) == 1 else Logical(op, tuple(flat))
 
 
+def _non_empty_list(value: object, needs: str, empty: str) -> list[Any] | tuple[Any, ...]:
+    """``value`` if it is a non-empty list or tuple; else ``needs`` (naming the value) or
+    ``empty`` as a ``ValueError``."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{needs}, got {value!r} ({type_name(value)})")
+    if not value:
+        raise ValueError(empty)
+    return value
+
+
 def _check_scalar(key: str, op: str, operand: object) -> Scalar:
     if operand is None:
         raise ValueError(
@@ -120,22 +130,18 @@ def _check_scalar(key: str, op: str, operand: object) -> Scalar:
 def check_operand(key: str, op: str, operand: object) -> Scalar | tuple[Scalar, ...]:
     """Validate one operand as Chroma does (and a little stricter); return it normalised."""
     if op in ("$in", "$nin"):
-        if not isinstance(operand, (list, tuple)):
-            raise ValueError(
-                f"operator {op} on key {key!r} needs a non-empty list of str, int, float or "
-                f"bool, got {operand!r} ({type_name(operand)})"
-            )
-        if not operand:
-            raise ValueError(
-                f"operator {op} on key {key!r} got an empty list; Chroma rejects it (drop the "
-                "condition, or use a value that matches nothing)"
-            )
-        items = tuple(_check_scalar(key, op, v) for v in operand)
+        operands = _non_empty_list(
+            operand,
+            f"operator {op} on key {key!r} needs a non-empty list of str, int, float or bool",
+            f"operator {op} on key {key!r} got an empty list; Chroma rejects it (drop the "
+            "condition, or use a value that matches nothing)",
+        )
+        items = tuple(_check_scalar(key, op, v) for v in operands)
         first = type(items[0])
         if any(type(v) is not first for v in items):
             raise ValueError(
                 f"operator {op} on key {key!r} needs values of one type (Chroma rejects mixed "
-                f"lists, even int with float or bool with int), got {list(operand)!r}"
+                f"lists, even int with float or bool with int), got {list(operands)!r}"
             )
         return items
     value = _check_scalar(key, op, operand)
@@ -207,15 +213,11 @@ def parse_where(where: object, path: str = "where") -> Node:
         if key not in LOGICAL_OPERATORS:
             nodes.append(_field(check_key(key), value, path))
             continue
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(
-                f"{key} in filter {path} needs a list of filters, got {value!r} "
-                f"({type_name(value)})"
-            )
-        if not value:
-            raise ValueError(
-                f"{key} in filter {path} got an empty list; give it at least one filter"
-            )
-        children = [parse_where(item, f"{path}.{key}[{i}]") for i, item in enumerate(value)]
+        items = _non_empty_list(
+            value,
+            f"{key} in filter {path} needs a list of filters",
+            f"{key} in filter {path} got an empty list; give it at least one filter",
+        )
+        children = [parse_where(item, f"{path}.{key}[{i}]") for i, item in enumerate(items)]
         nodes.append(combine(key, children))
     return combine("$and", nodes)
