@@ -12,10 +12,8 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from manifold_core.filters import MetadataFilter
+from manifold_core.filters import MetadataFilter
 
 __all__ = ["UnknownFilterKeyWarning", "unknown_key_messages", "warn_unknown_keys"]
 

@@ -18,6 +18,7 @@ from manifold_core.filters import (
     from_langchain,
     from_llamaindex,
 )
+from manifold_core.records import clean_metadata
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -323,11 +324,11 @@ def test_table_view_is_unaffected_by_later_appends_and_take_compacts() -> None:
     assert flt.mask(small).tolist() == [True, True]
 
 
-def test_table_set_rows_clear_and_array_round_trip() -> None:
+def test_table_array_round_trip() -> None:
+    # Rows are append-only (no in-place rewrite contradicts the read-only views).
+    assert not hasattr(MetadataTable, "set_rows") and not hasattr(MetadataTable, "clear")
     table = MetadataTable()
-    table.append([{"a": 1, "s": "x"}, {"a": 2.5, "t": ["p", "q"]}, None])
-    table.set_rows([2], [{"a": True, "t": ["q"]}])
-    table.clear([0])
+    table.append([{}, {"a": 2.5, "t": ["p", "q"]}, {"a": True, "t": ["q"]}])
     assert [table.get(i) for i in range(3)] == [
         {},
         {"a": 2.5, "t": ["p", "q"]},
@@ -349,7 +350,6 @@ def test_table_normalises_values_like_chroma_and_rejects_what_chroma_rejects() -
     assert table.get(0) == {"np": 3}
     for bad, message in (
         ({"x": {"d": 1}}, "not a str"),
-        ({"x": []}, "non-empty"),
         ({"x": [1, "a"]}, "same type"),
         ({1: "x"}, "keys must be str"),
         ({"x": 2**70}, "64-bit range"),
@@ -357,6 +357,45 @@ def test_table_normalises_values_like_chroma_and_rejects_what_chroma_rejects() -
         with pytest.raises(ValueError, match=message):
             table.append([bad])
     assert len(table) == 1
+
+
+def test_table_and_reference_follow_the_one_stored_value_rule() -> None:
+    # One rule (records.metadata_value, stored=True) for the table, the reference and the
+    # write path: [] is no value (it used to raise here while the store dropped it), a tuple
+    # or 1-d array is a list, a NaN of any float type (also inside a list) is an absent key.
+    meta = {
+        "empty": [],
+        "tup": (1, 2),
+        "arr": np.array([1.5, 2.5]),
+        "np_nan": np.float32("nan"),
+        "nan_list": [1.0, float("nan")],
+        "np_int": np.int32(7),
+    }
+    table = MetadataTable()
+    table.append([meta])
+    expected = {"tup": [1, 2], "arr": [1.5, 2.5], "np_int": 7}
+    assert table.get(0) == expected
+    assert clean_metadata({k: v for k, v in meta.items() if "nan" not in k}, 0) == expected
+    for where, hit in (
+        ({"tup": {"$contains": 2}}, True),
+        ({"arr": {"$contains": 2.5}}, True),
+        ({"empty": {"$ne": "x"}}, True),
+        ({"empty": {"$not_contains": 1}}, True),
+        ({"np_nan": {"$gt": 0}}, False),
+        ({"nan_list": {"$contains": 1.0}}, False),
+        ({"np_int": 7}, True),
+    ):
+        flt = MetadataFilter.parse(where)
+        assert flt is not None
+        assert flt.matches(meta) is hit and flt.mask(table).tolist() == [hit], where
+    with pytest.raises(ValueError, match="not finite"):
+        MetadataFilter.parse({"a": np.float32("nan")})
+
+
+def test_where_parser_refuses_what_is_not_a_where_dict() -> None:
+    for bad in ("brand == BMW", ["brand"], 3):
+        with pytest.raises(ValueError, match="Chroma-style where dict"):
+            MetadataFilter.parse(bad)  # type: ignore[arg-type]
 
 
 # --- LlamaIndex and LangChain -------------------------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import manifold_core.store as store_mod
+from manifold_core.lexical import LexicalIndex, content_fingerprint
 from manifold_core.mirror import LexicalMirror
 from manifold_core.store import HybridStore, PartialWriteError
 
@@ -160,6 +161,43 @@ def test_bad_input_is_rejected_before_anything_is_written(
         store.upsert(["first new text", "second new text"], **kwargs)
     assert _chroma_state(store) == before
     _assert_in_sync(store)
+
+
+def test_store_and_a_lone_lexical_index_follow_one_metadata_value_rule(
+    ephemeral_client: Any, unique_name: str
+) -> None:
+    # The rule lives in records.metadata_value: [] is "no value" (the lexical index used to
+    # raise on it while the store dropped it), a tuple or array is a list, numpy scalars are
+    # Python ones. Both sides hold the same metadata and the same fingerprint.
+    meta = {"empty": [], "tup": ("a", "b"), "arr": np.array([1, 2]), "n": np.int64(3)}
+    store = _make(ephemeral_client, unique_name)
+    store.add(["one text"], [meta], ids=["x"])
+    index = LexicalIndex()
+    index.add(["x"], ["one text"], [meta])
+    expected = {"tup": ["a", "b"], "arr": [1, 2], "n": 3}
+    assert store.get(ids=["x"])[0].metadata == expected
+    assert store.lexical.get_metadata("x") == index.get_metadata("x") == expected
+    assert store.lexical.fingerprint == index.fingerprint
+    assert content_fingerprint(["x"], ["one text"], [expected]) == index.fingerprint
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.float32("nan"), np.float64("inf"), [np.float32(1.0), np.float32("nan")], float("nan")],
+)
+def test_a_nan_of_any_float_type_is_refused_on_write(
+    ephemeral_client: Any, unique_name: str, bad: Any
+) -> None:
+    # numpy scalars become Python ones before the finite check, so numpy.float32('nan')
+    # cannot slip past it; the write path (records.clean_metadata) refuses NaN, while the
+    # lexical mirror holds what Chroma holds: a NaN is an absent key there.
+    store = _make(ephemeral_client, unique_name)
+    with pytest.raises(ValueError, match=r"metadatas\[0\]\['f'\].*not finite"):
+        store.add(["text"], [{"f": bad, "k": 1}], ids=["x"])
+    assert store.count() == 0 and len(store.lexical) == 0
+    index = LexicalIndex()
+    index.add(["x"], ["text"], [{"f": bad, "k": 1}])
+    assert index.get_metadata("x") == {"k": 1}
 
 
 def test_wrong_dimension_from_the_encoder_loses_nothing(
