@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from manifold_core.cli._app import app
-from manifold_core.fusion import HYBRID_FUSION
 from manifold_core.cli._common import (
     DEFAULT_EMBEDDING,
     DEFAULT_RERANKER,
@@ -19,6 +18,8 @@ from manifold_core.cli._common import (
     load_encoder,
     load_reranker,
 )
+from manifold_core.defaults import PKG_MINILM, PKG_MS_MARCO
+from manifold_core.fusion import HYBRID_FUSION
 
 if TYPE_CHECKING:
     from manifold_core.evaluation import EvaluationReport
@@ -47,7 +48,7 @@ def eval_command(
             "--model",
             "-m",
             help="Embedding model: Hub name, folder or pkg:NAME (offline: "
-            "pkg:all-MiniLM-L6-v2). Not loaded for bm25 alone.",
+            f"{PKG_MINILM}). Not loaded for bm25 alone.",
         ),
     ] = DEFAULT_EMBEDDING,
     reranker: Annotated[
@@ -56,7 +57,7 @@ def eval_command(
             "--reranker",
             "-r",
             help="Reranker for hybrid+rerank: Hub name, folder or pkg:NAME (offline: "
-            "pkg:ms-marco-MiniLM-L-12-v2).",
+            f"{PKG_MS_MARCO}).",
         ),
     ] = DEFAULT_RERANKER,
     max_queries: Annotated[
