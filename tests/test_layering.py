@@ -228,3 +228,62 @@ def test_no_module_in_the_core_exceeds_600_lines() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
+# --- default model names ---------------------------------------------------------------
+
+
+def _model_name_literals() -> dict[str, list[str]]:
+    """Where product code spells a model name of manifold_core.defaults (docstrings aside)."""
+    from manifold_core import defaults
+
+    names = [
+        v
+        for k, v in vars(defaults).items()
+        if k.startswith(("DEFAULT_", "PKG_")) and k != "PKG_PREFIX" and isinstance(v, str)
+    ]
+    # a full name anywhere in a string, or a pkg: name without its prefix as a whole string
+    prefix = defaults.PKG_PREFIX
+    bare = {n[len(prefix) :].lower() for n in names if n.startswith(prefix)}
+    found: dict[str, list[str]] = {}
+    for name, path in _project_modules().items():
+        if name == "manifold_core.defaults":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and (any(n in node.value for n in names) or node.value.lower() in bare)
+            ):
+                found.setdefault(str(path.relative_to(ROOT)), []).append(
+                    f"line {node.lineno}: {node.value[:60]!r}"
+                )
+    return found
+
+
+def test_the_defaults_module_is_seen() -> None:
+    from manifold_core import defaults
+
+    assert defaults.DEFAULT_EMBEDDING_MODEL == "Qwen/Qwen3-Embedding-0.6B"
+    assert defaults.PKG_MINILM == "pkg:all-MiniLM-L6-v2"
+    assert "manifold_core/encoders.py" not in _model_name_literals()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 12: reranking.py still defines its own default and pkg: names (being split "
+    "by another change); it should import them from manifold_core.defaults",
+)
+def test_default_model_names_are_written_once() -> None:
+    found = _model_name_literals()
+    assert not found, f"model names outside manifold_core/defaults.py: {found}"

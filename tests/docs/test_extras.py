@@ -220,3 +220,18 @@ def test_no_module_outside_the_cli_loads_typer_or_rich() -> None:
     )
     assert "manifold_core.evaluation" in modules
     assert _loaded_after_importing(modules, CLI_MODULES) == []
+
+
+def test_the_command_without_the_cli_extra_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['typer'] = None  # as if the [cli] extra were not installed\n"
+        "try:\n"
+        "    import manifold_core.cli\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert 'pip install "manifold-rag[cli]"' in out.stdout
