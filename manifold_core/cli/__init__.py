@@ -7,6 +7,15 @@ libraries (torch, chromadb, sentence-transformers) are imported inside the comma
 
 from __future__ import annotations
 
+try:  # typer and rich come with the [cli] extra, not with the core
+    import rich  # noqa: F401
+    import typer  # noqa: F401
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        f'the manifold command needs {exc.name!r}: pip install "manifold-rag[cli]"',
+        name=exc.name,
+    ) from exc
+
 from manifold_core.cli._app import app
 
 # Importing the command modules registers their commands on ``app``, in help order.

@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from manifold_core.defaults import DEFAULT_EMBEDDING_MODEL, DEFAULT_RERANKER_MODEL
+
 __all__ = [
     "DEFAULT_EMBEDDING",
     "DEFAULT_RERANKER",
@@ -29,8 +31,8 @@ __all__ = [
 ]
 
 # Environment variables override the Qwen3 defaults of the seed article.
-DEFAULT_EMBEDDING = os.environ.get("MANIFOLD_EMBEDDING_MODEL", "Qwen/Qwen3-Embedding-0.6B")
-DEFAULT_RERANKER = os.environ.get("MANIFOLD_RERANKER_MODEL", "Qwen/Qwen3-Reranker-0.6B")
+DEFAULT_EMBEDDING = os.environ.get("MANIFOLD_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL)
+DEFAULT_RERANKER = os.environ.get("MANIFOLD_RERANKER_MODEL", DEFAULT_RERANKER_MODEL)
 
 console = Console()
 err_console = Console(stderr=True)

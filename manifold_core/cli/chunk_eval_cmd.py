@@ -16,6 +16,7 @@ from manifold_core.cli._common import (
     err_console,
     load_encoder,
 )
+from manifold_core.defaults import PKG_MINILM, PKG_MULTILINGUAL_USE
 
 if TYPE_CHECKING:
     from manifold_core.chunk_benchmark import ChunkEvalReport
@@ -38,7 +39,7 @@ def eval_chunks_command(
             "--model",
             "-m",
             help="Embedding model that retrieves (and drives the semantic chunkers): Hub "
-            "name, folder or pkg:NAME (offline: pkg:all-MiniLM-L6-v2, pkg:multilingual-use).",
+            f"name, folder or pkg:NAME (offline: {PKG_MINILM}, {PKG_MULTILINGUAL_USE}).",
         ),
     ] = DEFAULT_EMBEDDING,
     chunkers: Annotated[

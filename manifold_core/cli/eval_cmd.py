@@ -18,6 +18,7 @@ from manifold_core.cli._common import (
     load_encoder,
     load_reranker,
 )
+from manifold_core.defaults import PKG_MINILM, PKG_MS_MARCO
 from manifold_core.fusion import HYBRID_FUSION
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def eval_command(
             "--model",
             "-m",
             help="Embedding model: Hub name, folder or pkg:NAME (offline: "
-            "pkg:all-MiniLM-L6-v2). Not loaded for bm25 alone.",
+            f"{PKG_MINILM}). Not loaded for bm25 alone.",
         ),
     ] = DEFAULT_EMBEDDING,
     reranker: Annotated[
@@ -56,7 +57,7 @@ def eval_command(
             "--reranker",
             "-r",
             help="Reranker for hybrid+rerank: Hub name, folder or pkg:NAME (offline: "
-            "pkg:ms-marco-MiniLM-L-12-v2).",
+            f"{PKG_MS_MARCO}).",
         ),
     ] = DEFAULT_RERANKER,
     max_queries: Annotated[

@@ -115,3 +115,25 @@ def test_resolve_reranker_picks_the_kind_from_the_name() -> None:
     assert resolve_reranker(reranker) is reranker
     with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE"):
         resolve_reranker("Qwen/Qwen3-Reranker-0.6B")  # the Qwen3 path, which needs the Hub
+
+
+def test_every_packaged_model_is_a_folder_or_an_engine_of_its_own() -> None:
+    """The registry and the encoders agree: each name is loaded exactly one way."""
+    from manifold_core import model_registry, packaged_encoders
+
+    for key, model in packaged.PACKAGED_MODELS.items():
+        own = packaged_encoders.builds_own_encoder(model.spec)
+        assert own != (key in model_registry._FOLDERS), model.spec
+        assert not own or model.kind == "embedding"
+        shouted = "pkg:" + model.name.upper()  # names are case-insensitive
+        assert packaged_encoders.builds_own_encoder(shouted) == own
+    assert not packaged_encoders.builds_own_encoder("multilingual-use")  # no pkg: prefix
+
+
+def test_old_import_paths_give_the_same_objects() -> None:
+    from manifold_core import encoders, errors, model_registry, packaged_encoders, st_encoder
+
+    assert packaged.ModelLoadError is errors.ModelLoadError
+    assert packaged.PACKAGED_MODELS is model_registry.PACKAGED_MODELS  # monkeypatching works
+    assert packaged.E5Encoder is packaged_encoders.E5Encoder
+    assert encoders.SentenceTransformerEncoder is st_encoder.SentenceTransformerEncoder

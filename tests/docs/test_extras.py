@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata as md
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -141,3 +142,96 @@ def test_the_check_sees_a_missing_extra() -> None:
     assert "llama-index-core" not in langchain and "langchain-core" not in llamaindex
     assert "llama-index-vector-stores-chroma" in llamaindex
     assert "langchain-classic" in _closure(set(), ["langchain-classic"])
+
+
+# --- the core needs no CLI or evaluation packages --------------------------------------
+
+CLI_PACKAGES = {"typer", "rich"}
+EVAL_PACKAGES = {"ir-measures", "pytrec-eval-terrier", "matplotlib"}
+# Import names of the two extras' packages, as they appear in sys.modules.
+CLI_MODULES = ("typer", "rich")
+EVAL_MODULES = ("matplotlib", "ir_measures", "pytrec_eval")
+# What a library user imports: the package, the store and retrieval, and what they use.
+LIBRARY = [
+    "manifold_core",
+    "manifold_core.store",
+    "manifold_core.retrieval",
+    "manifold_core.encoders",
+    "manifold_core.chunking",
+    "manifold_core.reranking",
+    "manifold_core.fusion",
+    "manifold_core.packaged",
+    "langchain_manifold",
+    "llamaindex_manifold",
+]
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def _loaded_after_importing(modules: list[str], watched: tuple[str, ...]) -> list[str]:
+    """Which of ``watched`` a fresh interpreter has loaded after importing ``modules``."""
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"print(','.join(sorted(w for w in {watched!r} if w in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def test_cli_and_eval_extras_hold_what_only_they_need() -> None:
+    project = _project()
+    optional = project["optional-dependencies"]
+    core = _names(project["dependencies"])
+    assert _names(optional["cli"]) >= CLI_PACKAGES
+    assert _names(optional["eval"]) >= EVAL_PACKAGES
+    assert not core & (CLI_PACKAGES | EVAL_PACKAGES), "the core hard-requires an extra's package"
+    assert {"cli", "eval"} <= set(Requirement(optional["all"][0]).extras)
+
+
+def test_the_readme_set_up_installs_every_extra() -> None:
+    """README command 1 (``pip install ... -e ".[dev]"``) still installs every package."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"""pip install [^\n`]*-e ["']\.\[(?P<extras>[^\]]+)\]["']""", readme)
+    assert match, 'the README\'s set-up command is not `pip install ... -e ".[EXTRAS]"`'
+    extras = {e.strip() for e in match.group("extras").split(",")}
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert match.group(0) in ci, ".ci/run does not run the README's set-up command"
+    installed = _closure(extras, [])
+    optional = _project()["optional-dependencies"]
+    wanted = {n for reqs in optional.values() for n in _names(reqs)} - {"manifold-rag"}
+    assert not wanted - installed, f"{match.group(0)} misses {sorted(wanted - installed)}"
+
+
+def test_importing_the_library_loads_no_cli_or_eval_package() -> None:
+    assert _loaded_after_importing(LIBRARY, CLI_MODULES + EVAL_MODULES) == []
+
+
+def test_no_module_outside_the_cli_loads_typer_or_rich() -> None:
+    modules = sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for pkg in sorted(OURS)
+        for p in (REPO / pkg).rglob("*.py")
+        if "cli" not in p.relative_to(REPO).parts and p.stem != "__main__"
+    )
+    assert "manifold_core.evaluation" in modules
+    assert _loaded_after_importing(modules, CLI_MODULES) == []
+
+
+def test_the_command_without_the_cli_extra_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['typer'] = None  # as if the [cli] extra were not installed\n"
+        "try:\n"
+        "    import manifold_core.cli\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert 'pip install "manifold-rag[cli]"' in out.stdout
