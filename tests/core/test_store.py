@@ -497,3 +497,15 @@ def test_variant_or_custom_tokenizer_change_rebuilds_the_index(
     )
     assert {i for i, _ in by_letter.lexical_search("b", 5)} == {"1"}  # only "beta" has a b
     _assert_in_sync(by_letter)
+
+
+def test_for_documents_is_in_memory_and_unshared_unless_persisted(tmp_path: Path) -> None:
+    """The store both adapters' from_documents/from_nodes build (one rule, in the core)."""
+    a = HybridStore.for_documents(HashEncoder())
+    b = HybridStore.for_documents(HashEncoder())
+    assert a.collection_name != b.collection_name and a.lexical_dir is None
+    a.add(["only in a"], ids=["1"])
+    assert b.count() == 0
+    persisted = HybridStore.for_documents(HashEncoder(), path=tmp_path, stemming=None)
+    assert persisted.collection_name == "manifold"
+    assert persisted.tokenizer.language is None
