@@ -15,12 +15,8 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, model_validator
 
-from manifold_core.reranking import (
-    DEFAULT_CROSS_ENCODER_MODEL,
-    DEFAULT_RERANKER_MODEL,
-    check_reranker,
-    validate_rerank_args,
-)
+from manifold_core.reranker_setup import build_reranker, check_pipeline_reranker
+from manifold_core.reranking import DEFAULT_CROSS_ENCODER_MODEL, DEFAULT_RERANKER_MODEL
 
 __all__ = ["CrossEncoderReranker", "Qwen3Reranker", "RerankerCompressor"]
 
@@ -45,10 +41,7 @@ class RerankerCompressor(BaseDocumentCompressor):
 
     @model_validator(mode="after")
     def _check(self) -> RerankerCompressor:
-        validate_rerank_args(
-            top_n=self.top_n, threshold=self.threshold, blend=self.blend, check_query=False
-        )
-        check_reranker(self.reranker)
+        check_pipeline_reranker(self.reranker, self.top_n, self.threshold, self.blend)
         return self
 
     def compress_documents(
@@ -102,14 +95,10 @@ class Qwen3Reranker(RerankerCompressor):
         reranker: Any = None,
         **options: Any,
     ) -> None:
-        validate_rerank_args(top_n=top_n, threshold=threshold, blend=blend, check_query=False)
         if reranker is None:
-            from manifold_core.reranking import Qwen3Reranker as CoreQwen3Reranker
-
-            if isinstance(model, CoreQwen3Reranker):
-                reranker = model
-            else:
-                reranker = CoreQwen3Reranker(model, tokenizer, **options)
+            reranker = build_reranker(
+                "qwen3", model, tokenizer, top_n=top_n, threshold=threshold, blend=blend, **options
+            )
         super().__init__(reranker=reranker, top_n=top_n, threshold=threshold, blend=blend)
 
 
@@ -135,12 +124,8 @@ class CrossEncoderReranker(RerankerCompressor):
         reranker: Any = None,
         **options: Any,
     ) -> None:
-        validate_rerank_args(top_n=top_n, threshold=threshold, blend=blend, check_query=False)
         if reranker is None:
-            from manifold_core.reranking import CrossEncoderReranker as CoreCrossEncoderReranker
-
-            if isinstance(model, CoreCrossEncoderReranker):
-                reranker = model
-            else:
-                reranker = CoreCrossEncoderReranker(model, **options)
+            reranker = build_reranker(
+                "cross-encoder", model, top_n=top_n, threshold=threshold, blend=blend, **options
+            )
         super().__init__(reranker=reranker, top_n=top_n, threshold=threshold, blend=blend)

@@ -7,9 +7,10 @@ Two modes, one class:
   dense and BM25 candidates under one metadata filter, fused by the core
   :class:`~manifold_core.retrieval.HybridRetriever`.
 - **Drop-in for LangChain's** ``EnsembleRetriever(retrievers=[...], weights=[...])``: the
-  results of arbitrary retrievers are fused by the core :func:`~manifold_core.fusion.fuse`
-  (any fusion method), de-duplicated by ``Document.id`` (else ``metadata[id_key]`` when
-  ``id_key`` is set, else ``page_content``, as LangChain does).
+  results of arbitrary retrievers are fused by the core
+  (:func:`~manifold_core.retriever_fusion.fuse_results`, any fusion method), de-duplicated
+  by ``metadata[id_key]`` when ``id_key`` is set, else ``Document.id``, else
+  ``page_content``, as LangChain does.
 
 Every returned ``Document`` carries its scores in ``metadata``: ``fused_score``, and
 ``dense_score``/``dense_rank``/``lexical_score``/``lexical_rank`` (hybrid mode) or
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,9 +34,16 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, model_validator
 
 from manifold_core.filters import MetadataFilter, from_langchain
-from manifold_core.fusion import FusedItem, default_fusion, fuse_retrieved, validate_fusion
-from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
+from manifold_core.fusion import FusedItem, default_fusion
+from manifold_core.lexical import DEFAULT_LANGUAGE
 from manifold_core.retrieval import Hit, HybridRetriever
+from manifold_core.retriever_fusion import (
+    check_ensemble,
+    ensemble_weights,
+    fuse_results,
+    fused_metadata,
+    refuse_filter,
+)
 from manifold_core.store import HybridStore
 
 __all__ = ["EnsembleRetriever"]
@@ -104,19 +111,9 @@ class EnsembleRetriever(BaseRetriever):
 
     @model_validator(mode="after")
     def _check(self) -> EnsembleRetriever:
-        if (self.store is None) == (self.retrievers is None):
-            raise ValueError("give exactly one of store= (hybrid search) or retrievers=")
-        if self.fusion is not None:
-            validate_fusion(self.fusion)
-        n = 2 if self.store is not None else len(self.retrievers or [])
-        if self.retrievers is not None and not self.retrievers:
-            raise ValueError("retrievers must not be empty")
-        if self.weights is not None:
-            if len(self.weights) != n:
-                what = "[dense, lexical]" if self.store is not None else "one per retriever"
-                raise ValueError(f"got {len(self.weights)} weights, expected {n} ({what})")
-            if any(w < 0 for w in self.weights) or not any(w > 0 for w in self.weights):
-                raise ValueError(f"weights must be >= 0 with at least one > 0, got {self.weights}")
+        hybrid, _ = check_ensemble(self.store, self.retrievers, self.fusion)
+        n = 2 if hybrid else len(self.retrievers or [])
+        ensemble_weights(self.weights, n, hybrid=hybrid)
         from_langchain(self.filter)  # validate now, not at the first query
         return self
 
@@ -155,18 +152,15 @@ class EnsembleRetriever(BaseRetriever):
             tokenizer: a custom ``text -> list[str]`` for BM25 instead of the two above.
             **kwargs: fields of the retriever (``k``, ``fetch_k``, ``fusion``, ...).
         """
-        if client is None and persist_directory is None:
-            import chromadb
-
-            client = chromadb.EphemeralClient()
-            collection_name = collection_name or f"manifold-{uuid.uuid4().hex[:12]}"
-        store = HybridStore(
+        store = HybridStore.for_documents(
             embedding,
             path=persist_directory,
             client=client,
-            collection_name=collection_name or "manifold",
+            collection_name=collection_name,
             lexical_variant=lexical_variant,  # type: ignore[arg-type]
-            tokenizer=tokenizer or LexicalTokenizer(stopwords, language=stemming),
+            stemming=stemming,
+            stopwords=stopwords,
+            tokenizer=tokenizer,
         )
         retriever = cls(store=store, **kwargs)
         retriever.add_documents(documents)
@@ -284,6 +278,23 @@ class EnsembleRetriever(BaseRetriever):
     def _filter(self, filter: dict[str, Any] | None) -> MetadataFilter | None:
         return MetadataFilter.all_of([from_langchain(self.filter), from_langchain(filter)])
 
+    def _search_options(
+        self,
+        k: int | None,
+        filter: dict[str, Any] | None,
+        fetch_k: int | None,
+        weights: Sequence[float] | None,
+        fusion: str | None,
+    ) -> dict[str, Any]:
+        """The per-call options of a hybrid search, the filter AND-ed with the field's."""
+        return {
+            "k": k,
+            "filter": self._filter(filter),
+            "fetch_k": fetch_k,
+            "weights": weights,
+            "fusion": fusion,
+        }
+
     def _get_relevant_documents(
         self,
         query: str,
@@ -296,16 +307,9 @@ class EnsembleRetriever(BaseRetriever):
         fusion: str | None = None,
     ) -> list[Document]:
         if self.store is not None:
-            hits = self._hybrid().search(
-                query,
-                k=k,
-                filter=self._filter(filter),
-                fetch_k=fetch_k,
-                weights=weights,
-                fusion=fusion,
-            )
-            return [_hit_to_document(h) for h in hits]
-        _no_filter(filter)
+            options = self._search_options(k, filter, fetch_k, weights, fusion)
+            return [_hit_to_document(h) for h in self._hybrid().search(query, **options)]
+        refuse_filter(filter)
         lists = [
             r.invoke(query, {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")})
             for i, r in enumerate(self.retrievers or [])
@@ -324,16 +328,9 @@ class EnsembleRetriever(BaseRetriever):
         fusion: str | None = None,
     ) -> list[Document]:
         if self.store is not None:
-            hits = await self._hybrid().asearch(
-                query,
-                k=k,
-                filter=self._filter(filter),
-                fetch_k=fetch_k,
-                weights=weights,
-                fusion=fusion,
-            )
-            return [_hit_to_document(h) for h in hits]
-        _no_filter(filter)
+            options = self._search_options(k, filter, fetch_k, weights, fusion)
+            return [_hit_to_document(h) for h in await self._hybrid().asearch(query, **options)]
+        refuse_filter(filter)
         lists = await asyncio.gather(
             *(
                 r.ainvoke(query, {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")})
@@ -356,29 +353,17 @@ class EnsembleRetriever(BaseRetriever):
         weights: Sequence[float] | None,
         fusion: str | None,
     ) -> list[Document]:
-        first: dict[str, Document] = {}
-        ranked: list[list[tuple[str, float | None]]] = []
-        for docs in lists:
-            pairs: list[tuple[str, float | None]] = []
-            for doc in docs:
-                doc = Document(page_content=doc) if isinstance(doc, str) else doc
-                key = self._key(doc)
-                first.setdefault(key, doc)
-                score = doc.metadata.get(self.score_key)
-                if isinstance(score, bool) or not isinstance(score, (int, float)):
-                    score = None
-                pairs.append((key, score))
-            ranked.append(pairs)
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        fused = fuse_retrieved(
-            ranked,
-            method=fusion or self.fusion or default_fusion(hybrid=False),
-            weights=list(weights) if weights is not None else self.weights,
+        docs = [[Document(page_content=d) if isinstance(d, str) else d for d in ds] for ds in lists]
+        fused = fuse_results(
+            docs,
+            key=self._key,
+            score=lambda doc: doc.metadata.get(self.score_key),
+            fusion=fusion or self.fusion or default_fusion(hybrid=False),
+            weights=weights if weights is not None else self.weights,
             c=self.c,
             k=k if k is not None else self.k,
         )
-        return [_fused_to_document(first[item.id], item) for item in fused]
+        return [_fused_to_document(doc, item) for doc, item in fused]
 
 
 def _store_from_vectorstore(vectorstore: Any, embedding: Any = None, **kwargs: Any) -> HybridStore:
@@ -409,31 +394,11 @@ def _store_from_vectorstore(vectorstore: Any, embedding: Any = None, **kwargs: A
     return HybridStore.from_collection(collection, embedding, **kwargs)
 
 
-def _no_filter(filter: Any) -> None:
-    if filter:
-        raise ValueError(
-            "filter= applies in hybrid mode (store=) only; arbitrary retrievers take their "
-            f"filters in their own constructors (got filter={filter!r})"
-        )
-
-
 def _hit_to_document(hit: Hit) -> Document:
-    metadata = {
-        **hit.metadata,
-        "fused_score": hit.score,
-        "dense_score": hit.dense_score,
-        "dense_rank": hit.dense_rank,
-        "lexical_score": hit.lexical_score,
-        "lexical_rank": hit.lexical_rank,
-    }
+    metadata = {**hit.metadata, **hit.score_metadata()}
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)
 
 
 def _fused_to_document(doc: Document, item: FusedItem) -> Document:
-    metadata = {
-        **doc.metadata,
-        "fused_score": item.score,
-        "retriever_ranks": list(item.ranks),
-        "retriever_scores": list(item.scores),
-    }
+    metadata = {**doc.metadata, **fused_metadata(item)}
     return Document(page_content=doc.page_content, metadata=metadata, id=doc.id)

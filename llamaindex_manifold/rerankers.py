@@ -14,12 +14,8 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from manifold_core.reranking import (
-    DEFAULT_CROSS_ENCODER_MODEL,
-    DEFAULT_RERANKER_MODEL,
-    check_reranker,
-    validate_rerank_args,
-)
+from manifold_core.reranker_setup import build_reranker, check_pipeline_reranker
+from manifold_core.reranking import DEFAULT_CROSS_ENCODER_MODEL, DEFAULT_RERANKER_MODEL
 
 __all__ = ["CrossEncoderReranker", "Qwen3Reranker", "RerankerPostprocessor"]
 
@@ -44,11 +40,7 @@ class RerankerPostprocessor(BaseNodePostprocessor):
 
     def __init__(self, reranker: Any, **data: Any) -> None:
         super().__init__(**data)
-        validate_rerank_args(
-            top_n=self.top_n, threshold=self.threshold, blend=self.blend, check_query=False
-        )
-        check_reranker(reranker)
-        self._reranker = reranker
+        self._reranker = check_pipeline_reranker(reranker, self.top_n, self.threshold, self.blend)
 
     @property
     def reranker(self) -> Any:
@@ -119,13 +111,8 @@ class Qwen3Reranker(RerankerPostprocessor):
         metadata_mode: MetadataMode = MetadataMode.NONE,
         **options: Any,
     ) -> None:
-        validate_rerank_args(top_n=top_n, threshold=threshold, blend=blend, check_query=False)
-        from manifold_core.reranking import Qwen3Reranker as CoreQwen3Reranker
-
-        core = (
-            model
-            if isinstance(model, CoreQwen3Reranker)
-            else CoreQwen3Reranker(model, tokenizer, **options)
+        core = build_reranker(
+            "qwen3", model, tokenizer, top_n=top_n, threshold=threshold, blend=blend, **options
         )
         super().__init__(
             core, top_n=top_n, threshold=threshold, blend=blend, metadata_mode=metadata_mode
@@ -157,13 +144,8 @@ class CrossEncoderReranker(RerankerPostprocessor):
         metadata_mode: MetadataMode = MetadataMode.NONE,
         **options: Any,
     ) -> None:
-        validate_rerank_args(top_n=top_n, threshold=threshold, blend=blend, check_query=False)
-        from manifold_core.reranking import CrossEncoderReranker as CoreCrossEncoderReranker
-
-        core = (
-            model
-            if isinstance(model, CoreCrossEncoderReranker)
-            else CoreCrossEncoderReranker(model, **options)
+        core = build_reranker(
+            "cross-encoder", model, top_n=top_n, threshold=threshold, blend=blend, **options
         )
         super().__init__(
             core, top_n=top_n, threshold=threshold, blend=blend, metadata_mode=metadata_mode

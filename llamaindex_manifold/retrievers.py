@@ -16,7 +16,7 @@ metadata, relationships, ``ref_doc_id``, node type). Those storage keys are open
 store's ``hidden_keys``: never BM25-indexed, refused in filters, and never node metadata
 (so never in the LLM prompt or the embedding text).
 - **Fusion of arbitrary retrievers** (``retrievers=[...]``): their results are fused by
-  the core :func:`~manifold_core.fusion.fuse`, de-duplicated by node id. Unlike
+  the core (:func:`~manifold_core.retriever_fusion.fuse_results`), de-duplicated by node id. Unlike
   ``QueryFusionRetriever`` it needs no LLM (it generates no extra queries).
 
 ``NodeWithScore.score`` is the fused score; the parts are in the node's metadata
@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,18 +46,24 @@ from llama_index.core.schema import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from manifold_core.filters import MetadataFilter, from_llamaindex
-from manifold_core.fusion import FusedItem, default_fusion, fuse_retrieved, validate_fusion
-from manifold_core.lexical import DEFAULT_LANGUAGE, LexicalTokenizer
-from manifold_core.retrieval import Hit, HybridRetriever
+from manifold_core.fusion import FusedItem
+from manifold_core.lexical import DEFAULT_LANGUAGE
+from manifold_core.retrieval import HIT_SCORE_KEYS, Hit, HybridRetriever
+from manifold_core.retriever_fusion import (
+    FUSED_SCORE_KEYS,
+    check_ensemble,
+    ensemble_weights,
+    fuse_results,
+    fused_metadata,
+    refuse_filter,
+)
 from manifold_core.store import HybridStore
+from manifold_core.validation import optional_positive_int
 
 __all__ = ["STORAGE_KEYS", "EnsembleRetriever"]
 
 # What LlamaIndex's node_to_metadata_dict adds beside a node's own metadata in a vector store.
 STORAGE_KEYS = ("_node_content", "_node_type", "doc_id", "document_id", "ref_doc_id")
-
-_HYBRID_SCORE_KEYS = ["fused_score", "dense_score", "dense_rank", "lexical_score", "lexical_rank"]
-_FUSION_SCORE_KEYS = ["fused_score", "retriever_scores", "retriever_ranks"]
 
 # Per-call options of retrieve()/aretrieve(), visible to _retrieve() in the same thread/task.
 _CALL_OPTIONS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -109,27 +114,19 @@ class EnsembleRetriever(BaseRetriever):
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
-        if (store is None) == (retrievers is None):
-            raise ValueError("give exactly one of store (hybrid search) or retrievers")
+        retrievers = list(retrievers) if retrievers is not None else None
+        hybrid, fusion = check_ensemble(store, retrievers, fusion)
         if store is not None and not isinstance(store, HybridStore):
             raise TypeError(
                 f"store must be a manifold_core HybridStore, got {type(store).__name__}; for "
                 "a ChromaVectorStore use EnsembleRetriever.from_vector_store(vector_store, "
                 "embed_model=...), for a VectorStoreIndex EnsembleRetriever.from_index(index)"
             )
-        if retrievers is not None and not list(retrievers):
-            raise ValueError("retrievers must not be empty")
-        if similarity_top_k is not None and similarity_top_k <= 0:
-            raise ValueError(f"similarity_top_k must be positive, got {similarity_top_k!r}")
-        fusion = validate_fusion(fusion or default_fusion(hybrid=store is not None))
-        n = 2 if store is not None else len(list(retrievers or []))
-        if weights is not None and len(list(weights)) != n:
-            what = "[dense, lexical]" if store is not None else "one per retriever"
-            raise ValueError(f"got {len(list(weights))} weights, expected {n} ({what})")
-        if weights is not None and store is None:
-            fuse_retrieved([[] for _ in range(n)], method=fusion, weights=list(weights))
+        optional_positive_int(similarity_top_k, "similarity_top_k")
+        n = 2 if hybrid else len(retrievers or [])
+        ensemble_weights(weights, n, hybrid=hybrid)
         self.store = store
-        self.retrievers = list(retrievers) if retrievers is not None else None
+        self.retrievers = retrievers
         self.similarity_top_k = similarity_top_k
         self.fetch_k = fetch_k
         self.fusion = fusion
@@ -186,19 +183,16 @@ class EnsembleRetriever(BaseRetriever):
             tokenizer: a custom ``text -> list[str]`` for BM25 instead of the two above.
             **kwargs: the constructor's other arguments (``similarity_top_k``, ...).
         """
-        if client is None and persist_dir is None:
-            import chromadb
-
-            client = chromadb.EphemeralClient()
-            collection_name = collection_name or f"manifold-{uuid.uuid4().hex[:12]}"
-        store = HybridStore(
+        store = HybridStore.for_documents(
             embed_model,
             path=persist_dir,
             client=client,
-            collection_name=collection_name or "manifold",
+            collection_name=collection_name,
             lexical_variant=lexical_variant,  # type: ignore[arg-type]
+            stemming=stemming,
+            stopwords=stopwords,
+            tokenizer=tokenizer,
             hidden_keys=STORAGE_KEYS,
-            tokenizer=tokenizer or LexicalTokenizer(stopwords, language=stemming),
         )
         retriever = cls(store, **kwargs)
         retriever.add_nodes(nodes)
@@ -374,7 +368,7 @@ class EnsembleRetriever(BaseRetriever):
         if self._hybrid is not None:
             hits = self._hybrid.search(query_bundle.query_str, k=k, filter=flt)
             return [_hit_to_node(h, self._hidden()) for h in hits]
-        _no_filter(call_filters)
+        refuse_filter(call_filters, "filters")
         lists = [r.retrieve(query_bundle) for r in self.retrievers or []]
         return self._fuse_lists(lists, k)
 
@@ -383,47 +377,26 @@ class EnsembleRetriever(BaseRetriever):
         if self._hybrid is not None:
             hits = await self._hybrid.asearch(query_bundle.query_str, k=k, filter=flt)
             return [_hit_to_node(h, self._hidden()) for h in hits]
-        _no_filter(call_filters)
+        refuse_filter(call_filters, "filters")
         lists = await asyncio.gather(*(r.aretrieve(query_bundle) for r in self.retrievers or []))
         return self._fuse_lists(list(lists), k)
 
     def _fuse_lists(self, lists: list[list[NodeWithScore]], k: int | None) -> list[NodeWithScore]:
-        first: dict[str, BaseNode] = {}
-        ranked: list[list[tuple[str, float | None]]] = []
-        for results in lists:
-            pairs: list[tuple[str, float | None]] = []
-            for nws in results:
-                first.setdefault(nws.node.node_id, nws.node)
-                pairs.append((nws.node.node_id, nws.score))
-            ranked.append(pairs)
-        fused = fuse_retrieved(
-            ranked,
-            method=self.fusion,
+        fused = fuse_results(
+            lists,
+            key=lambda nws: nws.node.node_id,
+            score=lambda nws: nws.score,
+            fusion=self.fusion,
             weights=self.weights,
             c=self.c,
             k=k if k is not None else self.similarity_top_k,
         )
-        return [_fused_to_node(first[item.id], item) for item in fused]
-
-
-def _no_filter(filters: Any) -> None:
-    if filters:
-        raise ValueError(
-            "filters apply in hybrid mode (store=) only; fused retrievers take their own "
-            f"filters (got filters={filters!r})"
-        )
+        return [_fused_to_node(nws.node, item) for nws, item in fused]
 
 
 def _hit_to_node(hit: Hit, hidden: frozenset[str] = frozenset()) -> NodeWithScore:
     """The node as LlamaIndex stored it (its layout), else a TextNode without the
     store's ``hidden`` keys; scores added (hidden from the LLM and embedding text)."""
-    scores = {
-        "fused_score": hit.score,
-        "dense_score": hit.dense_score,
-        "dense_rank": hit.dense_rank,
-        "lexical_score": hit.lexical_score,
-        "lexical_rank": hit.lexical_rank,
-    }
     node: BaseNode
     if "_node_content" in hit.metadata:
         node = metadata_dict_to_node(hit.metadata, text=hit.text)
@@ -431,21 +404,19 @@ def _hit_to_node(hit: Hit, hidden: frozenset[str] = frozenset()) -> NodeWithScor
     else:
         own = {k: v for k, v in hit.metadata.items() if k not in hidden}
         node = TextNode(id_=hit.id, text=hit.text, metadata=own)
-    node.metadata.update(scores)
-    for keys in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
-        keys.extend(k for k in _HYBRID_SCORE_KEYS if k not in keys)
+    node.metadata.update(hit.score_metadata())
+    _hide(node, HIT_SCORE_KEYS)
     return NodeWithScore(node=node, score=hit.score)
 
 
 def _fused_to_node(node: BaseNode, item: FusedItem) -> NodeWithScore:
     copy = node.model_copy(deep=True)
-    copy.metadata.update(
-        {
-            "fused_score": item.score,
-            "retriever_scores": list(item.scores),
-            "retriever_ranks": list(item.ranks),
-        }
-    )
-    for keys in (copy.excluded_llm_metadata_keys, copy.excluded_embed_metadata_keys):
-        keys.extend(k for k in _FUSION_SCORE_KEYS if k not in keys)
+    copy.metadata.update(fused_metadata(item))
+    _hide(copy, FUSED_SCORE_KEYS)
     return NodeWithScore(node=copy, score=item.score)
+
+
+def _hide(node: BaseNode, keys: Sequence[str]) -> None:
+    """Keep the score ``keys`` out of the LLM prompt and the embedding text."""
+    for excluded in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
+        excluded.extend(k for k in keys if k not in excluded)

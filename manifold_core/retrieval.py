@@ -25,7 +25,10 @@ from manifold_core.validation import check_weights, positive_int
 if TYPE_CHECKING:
     from manifold_core.filters import MetadataFilter
 
-__all__ = ["Hit", "HybridRetriever"]
+__all__ = ["HIT_SCORE_KEYS", "Hit", "HybridRetriever"]
+
+HIT_SCORE_KEYS = ("fused_score", "dense_score", "dense_rank", "lexical_score", "lexical_rank")
+"""The metadata keys :meth:`Hit.score_metadata` writes (the adapters hide them from the LLM)."""
 
 # Search rounds when stale lexical candidates leave fewer than k hits.
 _ROUNDS = 3
@@ -55,6 +58,26 @@ class Hit:
     dense_rank: int | None = None
     lexical_score: float | None = None
     lexical_rank: int | None = None
+
+    def scores(self) -> dict[str, float | None]:
+        """The fused, dense and lexical scores, by side (the CLI's ``scores``)."""
+        return {"fused": self.score, "dense": self.dense_score, "lexical": self.lexical_score}
+
+    def ranks(self) -> dict[str, int | None]:
+        """The dense and lexical ranks, by side (``None`` where the hit was not a candidate)."""
+        return {"dense": self.dense_rank, "lexical": self.lexical_rank}
+
+    def score_metadata(self) -> dict[str, float | int | None]:
+        """Every score and rank as flat metadata (:data:`HIT_SCORE_KEYS`), as the adapters
+        put them on each returned document or node."""
+        scores, ranks = self.scores(), self.ranks()
+        return {
+            "fused_score": scores["fused"],
+            "dense_score": scores["dense"],
+            "dense_rank": ranks["dense"],
+            "lexical_score": scores["lexical"],
+            "lexical_rank": ranks["lexical"],
+        }
 
 
 def _check_weights(weights: Any) -> tuple[float, float]:
@@ -172,7 +195,7 @@ class HybridRetriever:
         while len(hits) < k and pos < len(fused):
             batch = fused[pos : pos + k - len(hits)]
             pos += len(batch)
-            records = {r.id: r for r in store.get(ids=[item.id for item in batch], where=flt)}
+            records = {r.id: r for r in store.get(ids=[item.id for item in batch], filter=flt)}
             lexical_ids = [i.id for i in batch if i.ranks[1] is not None and i.id in records]
             if lexical_ids:
                 suspects.extend(store.stale_among([records[i] for i in lexical_ids]))

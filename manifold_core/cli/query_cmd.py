@@ -237,16 +237,8 @@ def _json_text(text: str, full: bool) -> str:
 
 def _json_row(row: dict[str, Any], reranked: bool, full_text: bool = False) -> dict[str, Any]:
     hit = row["hit"]
-    scores: dict[str, Any] = {
-        "fused": hit.score,
-        "dense": hit.dense_score,
-        "lexical": hit.lexical_score,
-    }
-    ranks: dict[str, Any] = {
-        "fused": row["retrieval_rank"],
-        "dense": hit.dense_rank,
-        "lexical": hit.lexical_rank,
-    }
+    scores: dict[str, Any] = hit.scores()
+    ranks: dict[str, Any] = {"fused": row["retrieval_rank"], **hit.ranks()}
     if reranked:
         scores["rerank"] = row["rerank"]
     return {

@@ -13,7 +13,7 @@ from hybrid_helpers import HashEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manifold_core.retrieval import Hit, HybridRetriever
+from manifold_core.retrieval import HIT_SCORE_KEYS, Hit, HybridRetriever
 from manifold_core.store import HybridStore
 
 CORPUS = [
@@ -53,7 +53,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> HybridStore:
 
 
 def test_hits_carry_every_score_and_rank(store: HybridStore) -> None:
-    retriever = HybridRetriever(store, k=3)
+    retriever = HybridRetriever(store, k=3, fusion="rrf")  # the 2/61 below is RRF's score
     hits = retriever.search("cat on the mat")
     assert len(hits) == 3 and all(isinstance(h, Hit) for h in hits)
     assert hits[0].id == "p1"
@@ -67,6 +67,20 @@ def test_hits_carry_every_score_and_rank(store: HybridStore) -> None:
             d = HashEncoder().encode_documents([h.text])[0]
             assert h.dense_score == pytest.approx(float(q @ d), abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_hit_s_scores_as_metadata_one_rule_for_adapters_and_cli() -> None:
+    hit = Hit(id="x", text="t", score=0.7, dense_score=0.9, dense_rank=1, lexical_rank=None)
+    assert hit.score_metadata() == {
+        "fused_score": 0.7,
+        "dense_score": 0.9,
+        "dense_rank": 1,
+        "lexical_score": None,
+        "lexical_rank": None,
+    }
+    assert tuple(hit.score_metadata()) == HIT_SCORE_KEYS
+    assert hit.scores() == {"fused": 0.7, "dense": 0.9, "lexical": None}
+    assert hit.ranks() == {"dense": 1, "lexical": None}
 
 
 def test_one_sided_weights_reproduce_each_side(store: HybridStore) -> None:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import manifold_core.store as store_mod
+import manifold_core.store.chroma as store_mod
 from manifold_core.lexical import LexicalIndex, content_fingerprint
 from manifold_core.mirror import LexicalMirror
 from manifold_core.store import HybridStore, PartialWriteError
@@ -55,7 +55,7 @@ def test_add_get_count_round_trip(ephemeral_client: Any, unique_name: str) -> No
     assert got[0].metadata == {}  # empty dict stored as None, read back as {}
     assert got[1].metadata == {"kind": "pet", "year": 2022}  # None value dropped
     assert got[2].text == "the cat sat on the mat"
-    assert [r.id for r in store.get(where={"kind": "finance"})] == ["c"]
+    assert [r.id for r in store.get(filter={"kind": "finance"})] == ["c"]
     _assert_in_sync(store)
 
 
@@ -237,8 +237,8 @@ def test_delete_by_ids_where_and_both(ephemeral_client: Any, unique_name: str) -
     with pytest.raises(ValueError, match="needs ids or where"):
         store.delete()
     assert store.delete(ids=["a", "zzz"]) == 1
-    assert store.delete(ids=["b", "c"], where={"year": 2021}) == 0  # neither matches
-    assert store.delete(where={"kind": "pet"}) == 1
+    assert store.delete(ids=["b", "c"], filter={"year": 2021}) == 0  # neither matches
+    assert store.delete(filter={"kind": "pet"}) == 1
     assert sorted(_chroma_state(store)) == ["c", "d"]
     _assert_in_sync(store)
 
@@ -246,8 +246,25 @@ def test_delete_by_ids_where_and_both(ephemeral_client: Any, unique_name: str) -
 def test_unexpressible_where_raises(ephemeral_client: Any, unique_name: str) -> None:
     store = _filled(ephemeral_client, unique_name)
     with pytest.raises(ValueError, match=r"\$regex"):
-        store.delete(where={"kind": {"$regex": "p.*"}})
+        store.delete(filter={"kind": {"$regex": "p.*"}})
     assert store.count() == 4
+
+
+def test_where_is_a_deprecated_alias_of_filter(ephemeral_client: Any, unique_name: str) -> None:
+    """Every filter argument is spelled filter=; the old where= still works, with a warning."""
+    store = _filled(ephemeral_client, unique_name)
+    with pytest.warns(DeprecationWarning, match=r"get\(where=...\) is deprecated"):
+        assert [r.id for r in store.get(where={"kind": "finance"})] == ["c"]
+    with pytest.warns(DeprecationWarning, match="iter_records"):
+        assert [r.id for r in store.iter_records(where={"year": 2021})] == ["a"]
+    assert [r.id for r in store.iter_records(filter={"year": 2021})] == ["a"]
+    with pytest.raises(TypeError, match="both filter= and where="):
+        store.get(filter={"kind": "pet"}, where={"kind": "pet"})
+    with pytest.warns(DeprecationWarning, match="delete"):
+        assert store.delete(where={"kind": "finance"}) == 1
+    assert store.delete(filter={"year": 2022}) == 1
+    assert sorted(_chroma_state(store)) == ["a", "d"]
+    _assert_in_sync(store)
 
 
 def test_persisted_index_is_reused_not_rebuilt(
@@ -456,7 +473,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(word=WORDS)
     def delete_where(self, word: str) -> None:
-        self.store.delete(where={"w": word})
+        self.store.delete(filter={"w": word})
         self.model = {i: t for i, t in self.model.items() if not t.startswith(word + " ")}
 
     @rule()
@@ -518,3 +535,15 @@ def test_variant_or_custom_tokenizer_change_rebuilds_the_index(
     )
     assert {i for i, _ in by_letter.lexical_search("b", 5)} == {"1"}  # only "beta" has a b
     _assert_in_sync(by_letter)
+
+
+def test_for_documents_is_in_memory_and_unshared_unless_persisted(tmp_path: Path) -> None:
+    """The store both adapters' from_documents/from_nodes build (one rule, in the core)."""
+    a = HybridStore.for_documents(HashEncoder())
+    b = HybridStore.for_documents(HashEncoder())
+    assert a.collection_name != b.collection_name and a.lexical_dir is None
+    a.add(["only in a"], ids=["1"])
+    assert b.count() == 0
+    persisted = HybridStore.for_documents(HashEncoder(), path=tmp_path, stemming=None)
+    assert persisted.collection_name == "manifold"
+    assert persisted.tokenizer.language is None

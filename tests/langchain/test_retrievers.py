@@ -35,7 +35,7 @@ def retriever(minilm_encoder: Any) -> EnsembleRetriever:
 
 
 def test_from_documents_invoke_returns_scored_documents(retriever: EnsembleRetriever) -> None:
-    docs = retriever.invoke("BMW X1 price 2022")
+    docs = retriever.invoke("BMW X1 price 2022", fusion="rrf")  # 2/61 below is RRF's score
     assert len(docs) == 3
     assert docs[0].id == "x1-22"
     meta = docs[0].metadata
@@ -184,3 +184,13 @@ def test_max_staleness_reaches_the_store_s_freshness_check() -> None:
     assert [d.page_content for d in eager.invoke("wombat")] == ["wombat burrow"]
     with pytest.raises(ValueError):
         EnsembleRetriever(store=reader, max_staleness=-1)
+
+
+def test_hybrid_weights_are_checked_by_the_core_rule_when_built(
+    retriever: EnsembleRetriever,
+) -> None:
+    """The adapter's own check let NaN through (refused only at the first query)."""
+    with pytest.raises(ValueError, match="dense weight must be a finite number"):
+        EnsembleRetriever(store=retriever.store, weights=[float("nan"), 1.0])
+    with pytest.raises(ValueError, match=r"got 1 weights, expected 2 \(\[dense, lexical\]\)"):
+        EnsembleRetriever(store=retriever.store, weights=[1.0])

@@ -40,7 +40,8 @@ def retriever(minilm_encoder: Any) -> EnsembleRetriever:
 
 
 def test_retrieve_returns_fused_scores_and_parts(retriever: EnsembleRetriever) -> None:
-    results = retriever.retrieve("BMW X1 price 2022")
+    rrf = EnsembleRetriever(retriever.store, similarity_top_k=3, fusion="rrf")  # 2/61: RRF
+    results = rrf.retrieve("BMW X1 price 2022")
     assert len(results) == 3 and all(isinstance(r, NodeWithScore) for r in results)
     top = results[0]
     assert top.node.node_id == "x1-22"
@@ -98,7 +99,8 @@ def test_works_inside_a_query_engine_with_mock_llm(retriever: EnsembleRetriever)
     from llama_index.core.llms import MockLLM
     from llama_index.core.query_engine import RetrieverQueryEngine
 
-    engine = RetrieverQueryEngine.from_args(retriever, llm=MockLLM(max_tokens=8))
+    rrf = EnsembleRetriever(retriever.store, similarity_top_k=3, fusion="rrf")  # 2/61: RRF
+    engine = RetrieverQueryEngine.from_args(rrf, llm=MockLLM(max_tokens=8))
     response = engine.query("How much is the 2022 BMW X1?")
     assert response.source_nodes[0].node.node_id == "x1-22"
     assert response.source_nodes[0].score == pytest.approx(2 / 61)
