@@ -50,7 +50,7 @@ def writer(store: HybridStore, rng: random.Random, duration: float, log: list) -
         else:
             g = rng.randrange(3)
             t = time.time()
-            store.delete(where={"g": g, "w": rng.choice(WORDS)})
+            store.delete(filter={"g": g, "w": rng.choice(WORDS)})
             log.append(["delete_where", t, []])
 
 
