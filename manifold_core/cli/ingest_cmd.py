@@ -19,6 +19,7 @@ import typer
 from manifold_core.cli._app import app
 from manifold_core.cli._common import (
     DEFAULT_EMBEDDING,
+    _go_offline_if_hub_unreachable,
     cli_errors,
     console,
     err_console,
@@ -280,7 +281,7 @@ def ingest(
     with cli_errors(verbose=verbose), flag_terms():
         from rich.progress import Progress
 
-        from manifold_core.cli._common import _go_offline_if_hub_unreachable
+        # Here, not at the top: the ingest imports numpy and the store; --help stays light.
         from manifold_core.ingest import precheck_model, run_ingest
 
         settings = {
