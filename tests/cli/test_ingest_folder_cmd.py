@@ -101,3 +101,19 @@ def test_quiet_by_default_and_chatty_with_verbose(tmp_path: Path) -> None:
     assert quiet.stderr.strip() == "wrote p.png", quiet.stderr
     loud = chunks("--verbose")
     assert "Loading weights" in loud.stderr  # the bar the default run kept out
+
+
+def test_the_command_words_library_errors_in_its_flags() -> None:
+    from manifold_core.cli.ingest_cmd import flag_wording
+
+    assert flag_wording("model must not be empty") == "--model must not be empty"
+    assert flag_wording("embedding_batch_size must be a positive int, got 0") == (
+        "--batch-size must be a positive int, got 0"
+    )
+    assert flag_wording(
+        "index 'ix' was built with 'a' (dimension 3), not 'b'; leave model unset to use the "
+        "index's model, or choose another index_dir"
+    ).endswith("omit --model to use the index's model, or choose another --index")
+    assert flag_wording("index_dir 'ix' is a file, not an index directory") == (
+        "--index 'ix' is a file, not an index directory"
+    )

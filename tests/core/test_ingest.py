@@ -297,3 +297,57 @@ def test_reingest_replaces_and_deletes_only_stale_chunks_of_the_same_source(stor
     assert sorted(r.id for r in store.iter_records()) == sorted([shorter[0].id] + [r.id for r in b])
     assert store.get(ids=[shorter[0].id])[0].text == "alpha only"
     assert [h[0] for h in store.lexical_search("alpha", 10)] == [shorter[0].id]
+
+
+# ------------------------------------------------- one metadata rule, no CLI wording
+
+
+def test_jsonl_metadata_reads_the_way_the_store_adds_it(tmp_path: Path) -> None:
+    """The rule is records.clean_metadata (what HybridStore.add applies), with file and line.
+
+    ``[]`` and ``None`` mean "no value" in both; keys with a prefix the store reserves are
+    refused at read time, naming the line, not deep inside a write.
+    """
+    from manifold_core.records import clean_metadata
+
+    record = {"text": "x", "metadata": {"tags": [], "gone": None, "ok": ["a", "b"], "n": 1.5}}
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (doc,) = read_file(path)
+    user = {k: v for k, v in doc.metadata.items() if k not in ("source", "file_name", "line")}
+    assert user == clean_metadata(record["metadata"], 0) == {"ok": ["a", "b"], "n": 1.5}
+
+    for bad, message in [
+        ({"$k": 1}, r"m\.jsonl:1: metadata key '\$k' starts with a prefix the store reserves"),
+        ({"chroma:k": 1}, r"m\.jsonl:1: metadata key 'chroma:k' starts with a prefix"),
+        ({"a": [[1]]}, r"m\.jsonl:1: metadata\['a'\]\[0\] has type list"),
+        ({"a": [1.0, float("nan")]}, r"m\.jsonl:1: metadata\['a'\]\[1\] is not finite"),
+    ]:
+        path.write_text(json.dumps({"text": "x", "metadata": bad}) + "\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            read_file(path)
+        with pytest.raises(ValueError):  # the store refuses the same value
+            clean_metadata(bad, 0)
+
+
+def test_library_errors_name_parameters_not_cli_flags(tmp_path: Path) -> None:
+    from manifold_core.ingest import embed_texts, run_ingest
+
+    manifest = IndexManifest("pkg:all-MiniLM-L6-v2", 384)
+    messages = []
+    for call in (
+        lambda: resolve_model_spec(" ", None, "x"),
+        lambda: resolve_model_spec("other/model", manifest, "x"),
+        lambda: check_index_dir(tmp_path / "none", must_exist=True),
+        lambda: embed_texts(None, ["a"], batch_size=0),  # type: ignore[arg-type]
+        lambda: run_ingest(
+            [tmp_path], tmp_path / "ix", default_model="x", load_encoder=str, embedding_batch_size=0
+        ),
+    ):
+        with pytest.raises((ValueError, FileNotFoundError)) as info:
+            call()
+        messages.append(str(info.value))
+    assert not [m for m in messages if "--" in m], messages
+    assert messages[0] == "model must not be empty"
+    assert "batch_size must be a positive int, got 0" in messages[3]
+    assert messages[4] == "embedding_batch_size must be a positive int, got 0"
