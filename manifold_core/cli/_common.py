@@ -47,6 +47,26 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+# How the library's messages name a parameter or a next step -> how the CLI user says it.
+_FLAG_WORDING = (
+    ("embedding_batch_size", "--batch-size"),
+    ("model must not be empty", "--model must not be empty"),
+    ("leave model unset", "omit --model"),
+    ("leave stemming unset", "omit --stemming"),
+    ("index_dir '", "--index '"),
+    ("another index_dir", "another --index"),
+    ("ingest files into it first", "run `manifold ingest PATH... --index DIR` first"),
+    ("ingest its files again", "re-run `manifold ingest PATH... --index DIR`"),
+)
+
+
+def flag_wording(message: str) -> str:
+    """``message`` (from the library) with parameters named as CLI flags."""
+    for library, cli in _FLAG_WORDING:
+        message = message.replace(library, cli)
+    return message
+
+
 @contextmanager
 def cli_errors(verbose: bool = False) -> Iterator[None]:
     """Turn user errors raised inside the block into one line and exit code 2.
@@ -72,7 +92,7 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
         TypeError,
         FileNotFoundError,
     ) as exc:
-        message = str(exc) or type(exc).__name__
+        message = flag_wording(str(exc) or type(exc).__name__)
         err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

@@ -1,16 +1,14 @@
 """``manifold ingest``: files in, a persisted hybrid (Chroma + BM25) index out.
 
 The work is :func:`manifold_core.ingest.run_ingest`; this module parses the options,
-shows progress bars, prints the summary and words the library's errors in its flags
-(:func:`flag_terms`: the library names its parameters, ``model``, ``index_dir``...).
+shows progress bars and prints the summary; the library names its parameters (``model``,
+``index_dir``...) and :func:`~manifold_core.cli._common.cli_errors` words them as flags.
 Heavy imports happen inside the command.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,42 +21,14 @@ from manifold_core.cli._common import (
     cli_errors,
     console,
     err_console,
+    flag_wording,
     load_encoder,
 )
 
-__all__ = ["flag_terms", "flag_wording", "ingest"]
+__all__ = ["flag_wording", "ingest"]
 
 _STAGES = {"read": "Reading", "embed": "Embedded"}
 SKIPPED_SHOWN = 20
-# How the library's messages name a parameter or a next step -> how the CLI user says it.
-_FLAG_WORDING = (
-    ("embedding_batch_size", "--batch-size"),
-    ("model must not be empty", "--model must not be empty"),
-    ("leave model unset", "omit --model"),
-    ("leave stemming unset", "omit --stemming"),
-    ("index_dir '", "--index '"),
-    ("another index_dir", "another --index"),
-    ("ingest files into it first", "run `manifold ingest PATH... --index DIR` first"),
-    ("ingest its files again", "re-run `manifold ingest PATH... --index DIR`"),
-)
-
-
-def flag_wording(message: str) -> str:
-    """``message`` (from :mod:`manifold_core.ingest`) with parameters named as CLI flags."""
-    for library, cli in _FLAG_WORDING:
-        message = message.replace(library, cli)
-    return message
-
-
-@contextmanager
-def flag_terms() -> Iterator[None]:
-    """Re-word the user errors raised inside the block with :func:`flag_wording`."""
-    try:
-        yield
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(flag_wording(str(exc))) from None
-    except ValueError as exc:
-        raise ValueError(flag_wording(str(exc))) from None
 
 
 class _RichProgress:
@@ -278,7 +248,7 @@ def ingest(
     embedding model, chunker settings and a hash per file (DIR/manifold-index.json);
     later ingests and queries reuse them when the options are omitted.
     """
-    with cli_errors(verbose=verbose), flag_terms():
+    with cli_errors(verbose=verbose):
         from rich.progress import Progress
 
         # Here, not at the top: the ingest imports numpy and the store; --help stays light.

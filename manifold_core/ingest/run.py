@@ -346,7 +346,7 @@ class _Run:
         if self.manifest is None or (entry.status == "new" and self.counted):
             return set()
         where = {"source": entry.path.as_posix()}
-        return {r.id for r in self._open_store().iter_records(where=where)}
+        return {r.id for r in self._open_store().iter_records(filter=where)}
 
     def _ingest_file(self, entry: FileEntry) -> None:
         """Read, chunk and queue one file; it is settled once its last chunk is written."""
@@ -469,7 +469,7 @@ class _Run:
         """Delete the chunks of the files gone from the paths: (chunks, files)."""
         pruned, files = 0, []
         for src in self.plan.gone:
-            pruned += self._open_store().delete(where={"source": src})
+            pruned += self._open_store().delete(filter={"source": src})
             files.append(src)
             self.files_out.pop(src, None)
         self.wrote = self.wrote or pruned > 0

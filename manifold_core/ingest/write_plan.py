@@ -56,7 +56,7 @@ def plan_write(
         for i in range(0, len(source_list), _SOURCES_PER_LOOKUP):
             batch = source_list[i : i + _SOURCES_PER_LOOKUP]
             where = {"source": {"$in": batch}} if len(batch) > 1 else {"source": batch[0]}
-            existing.update(r.id for r in store.iter_records(where=where))
+            existing.update(r.id for r in store.iter_records(filter=where))
     stale = sorted(existing - new_ids)
     return WritePlan(list(chunks), embeddings, stale, len(existing & new_ids))
 

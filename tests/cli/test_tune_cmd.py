@@ -131,7 +131,7 @@ def test_query_uses_the_tuned_setting(index: Path) -> None:
     assert "fusion: tuned rrf w_dense=0 depth=10" in note
     assert all(r["scores"]["dense"] is None for r in tuned)  # the dense side is off
     assert [r["id"] for r in tuned] != [r["id"] for r in untuned]
-    explicit, note = _query(index, "--fusion", "rrf")  # an explicit --fusion wins
+    explicit, note = _query(index, "--fusion", "dbsf")  # an explicit --fusion (the default) wins
     assert "fusion: tuned" not in note
     assert [r["id"] for r in explicit] == [r["id"] for r in untuned]
 
