@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from manifold_core.cli._app import app
-from manifold_core.fusion import HYBRID_FUSION
 from manifold_core.cli._common import (
     DEFAULT_EMBEDDING,
     DEFAULT_RERANKER,
@@ -19,6 +18,7 @@ from manifold_core.cli._common import (
     load_encoder,
     load_reranker,
 )
+from manifold_core.fusion import HYBRID_FUSION
 
 if TYPE_CHECKING:
     from manifold_core.evaluation import EvaluationReport
