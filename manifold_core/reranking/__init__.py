@@ -14,7 +14,8 @@ Both batch by a *token budget* (:mod:`.batching`) and pick their device and dtyp
 :mod:`.devices`; scores come back in input order. The ordering logic (``top_n``,
 ``threshold``, ``blend``) is :func:`order_by_relevance` (:mod:`.ordering`), shared by
 every reranker and every framework adapter; :func:`resolve_reranker` (:mod:`.resolve`)
-picks the family for a model name.
+picks the family for a model name, and :func:`prepare_reranker` gives a framework wrapper
+its core reranker, every option checked before a model loads.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from manifold_core.reranking.qwen3 import (
     QWEN3_RERANK_SUFFIX,
     Qwen3Reranker,
 )
-from manifold_core.reranking.resolve import resolve_reranker
+from manifold_core.reranking.resolve import prepare_reranker, resolve_reranker
 
 __all__ = [
     "DEFAULT_CROSS_ENCODER_MODEL",
@@ -46,6 +47,7 @@ __all__ = [
     "Reranker",
     "check_reranker",
     "order_by_relevance",
+    "prepare_reranker",
     "resolve_device",
     "resolve_reranker",
     "token_budget_batches",

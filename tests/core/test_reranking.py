@@ -30,6 +30,7 @@ from manifold_core.reranking import (
     Reranker,
     check_reranker,
     order_by_relevance,
+    prepare_reranker,
     resolve_device,
     token_budget_batches,
 )
@@ -258,6 +259,21 @@ def test_a_reranker_subclassing_the_protocol_inherits_rerank() -> None:
     ranked = Longest().rerank("q", ["ab", "abcd", "abc"], top_n=2, retrieval_scores=[3, 2, 1])
     assert [(r.item, r.retrieval_score) for r in ranked] == [("abcd", 2.0), ("abc", 1.0)]
     assert check_reranker(Longest()) is not None
+
+
+def test_prepare_reranker_checks_before_loading_and_reuses_a_ready_one(
+    qwen: Qwen3Reranker,
+) -> None:
+    """What the four framework wrappers need from the core, in one call."""
+    for bad in ({"top_n": 0}, {"threshold": 2.0}, {"blend": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            prepare_reranker(Qwen3Reranker, "no/such-model-is-ever-loaded", **bad)
+    assert prepare_reranker(Qwen3Reranker, qwen, top_n=3) is qwen
+    assert prepare_reranker(CrossEncoderReranker, "unused", reranker=qwen) is qwen
+    with pytest.raises(TypeError, match="must implement score"):
+        prepare_reranker(Qwen3Reranker, "unused", reranker=object())
+    built = prepare_reranker(Qwen3Reranker, tiny_qwen3_lm(), qwen3_tokenizer(), max_length=512)
+    assert isinstance(built, Qwen3Reranker) and built.max_length == 512
 
 
 def test_cross_encoder_truncates_a_one_megabyte_document() -> None:
