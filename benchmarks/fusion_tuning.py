@@ -43,7 +43,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import numpy as np  # noqa: E402
 
 from benchmarks.scifact_data import data_dir  # noqa: E402
-from manifold_core.evaluation import _build_store, collect_candidates, load_beir  # noqa: E402
+from manifold_core.evaluation import build_store, collect_candidates, load_beir  # noqa: E402
 from manifold_core.fusion_tuning import (  # noqa: E402
     DEFAULT_SETTING,
     Candidates,
@@ -54,6 +54,7 @@ from manifold_core.fusion_tuning import (  # noqa: E402
     tune,
     tune_candidates,
 )
+from manifold_core.ingest import embed_texts  # noqa: E402
 
 # dataset -> (embedding model, tune split, report split)
 DATASETS: dict[str, tuple[str, str, str]] = {
@@ -114,11 +115,7 @@ def embed_corpus(model: str, texts: Sequence[str], cache: Path) -> np.ndarray:
 
     enc = resolve_encoder(model)
     t0 = time.perf_counter()
-    parts = [
-        np.asarray(enc.encode_documents(list(texts[i : i + 64])), dtype=np.float32)
-        for i in range(0, len(texts), 64)
-    ]
-    vectors = np.concatenate(parts)
+    vectors = embed_texts(enc, texts, batch_size=64)
     print(f"  embedded {len(texts)} documents in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     np.save(path, vectors, allow_pickle=False)
     return vectors
@@ -150,7 +147,7 @@ def run_dataset(
     texts = [report_set.corpus[i] for i in ids]
     vectors = embed_corpus(model, texts, cache)
     encoder = resolve_encoder(model)
-    store = _build_store(encoder, ids, texts, vectors, None)
+    store = build_store(encoder, ids, texts, vectors, None)
     try:
         t0 = time.perf_counter()
         tune_c, _ = collect_candidates(store, tune_set.queries, 100)

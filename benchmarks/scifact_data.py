@@ -32,7 +32,7 @@ def data_dir() -> Path:
 def load_beir(
     name: str = "scifact", split: str = "test"
 ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
-    """``(corpus id -> "title\\ntext", query id -> text, qrels)`` of ``data_dir()/name``.
+    """``(corpus id -> "title\\n\\ntext", query id -> text, qrels)`` of ``data_dir()/name``.
 
     A thin wrapper over :func:`manifold_core.evaluation.load_beir` (the one loader), kept
     for the benchmarks and tests that take the three dicts.

@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 
 from manifold_core.chunk_eval import Span, SpanScores, budget_spans, span_scores, token_span_scores
-from manifold_core.evaluation import ProgressCallback, _embed_corpus, _find, _read_jsonl
+from manifold_core.evaluation import ProgressCallback, beir_file, read_beir_rows
+from manifold_core.ingest import embed_texts
+from manifold_core.plotting import font_families
 
 __all__ = [
     "CHUNKER_KINDS",
@@ -154,12 +156,12 @@ def load_chunking_dataset(
         )
     documents: dict[str, str] = {}
     titles: dict[str, str] = {}
-    for _, row in _read_jsonl(_find(root, "corpus")):
+    for _, row in read_beir_rows(beir_file(root, "corpus")):
         documents[str(row["_id"])] = str(row.get("text") or "")
         titles[str(row["_id"])] = str(row.get("title") or "")
     all_queries = {
         str(row["_id"]): str(row.get("text") or "")
-        for _, row in _read_jsonl(_find(root, "queries"))
+        for _, row in read_beir_rows(beir_file(root, "queries"))
     }
     references: dict[str, list[tuple[str, int, int]]] = {}
     with open(refs_path, encoding="utf-8", newline="") as fh:
@@ -501,7 +503,7 @@ def evaluate_chunkers(
         chunk_texts = [texts[i][s:e] for i, doc_spans in enumerate(per_doc) for s, e in doc_spans]
         counts = tok.count(chunk_texts)
         t0 = time.perf_counter()
-        vecs = _embed_corpus(encoder, chunk_texts, batch_size, None)
+        vecs = embed_texts(encoder, chunk_texts, batch_size=batch_size)
         embed_seconds = time.perf_counter() - t0
         ranked = np.argsort(-(query_vecs @ vecs.T), axis=1, kind="stable")
         k_scores, b_scores = [], []
@@ -538,8 +540,6 @@ def plot_chunk_report(report: ChunkEvalReport, path: str | Path) -> Path:
     """Write a PNG: recall against IoU, one point per chunker, at ``k`` and at the budget."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from manifold_core.plotting import font_families
 
     if not report.results:
         raise ValueError("the report has no chunker to plot")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from manifold_core.chunk_benchmark import ChunkingDataset
-from manifold_core.evaluation import _find, _read_jsonl, _read_qrels
+from manifold_core.evaluation import beir_file, read_beir_rows, read_qrels
 from manifold_core.sentences import split_sentences
 
 __all__ = ["ARTICLE_SEPARATOR", "locate_answer", "qa_to_chunking"]
@@ -85,7 +85,7 @@ def qa_to_chunking(
         raise FileNotFoundError(f"{root} has no qrels/{split or '*'}.tsv")
     gold: dict[str, str] = {}
     for f in files:
-        for qid, docs in _read_qrels(f).items():
+        for qid, docs in read_qrels(f).items():
             gold.setdefault(qid, next(iter(docs)))
 
     # article of each paragraph, and the paragraph's offset inside it
@@ -94,7 +94,7 @@ def qa_to_chunking(
     paragraphs: dict[str, str] = {}
     titles: dict[str, str] = {}
     key_to_id: dict[str, str] = {}
-    for _, row in _read_jsonl(_find(root, "corpus")):
+    for _, row in read_beir_rows(beir_file(root, "corpus")):
         pid, text = str(row["_id"]), str(row.get("text") or "")
         title = str(row.get("title") or "").strip()
         key = title or f"\x00{pid}"  # an untitled paragraph is its own article
@@ -107,7 +107,7 @@ def qa_to_chunking(
         titles[did] = title
 
     located: list[tuple[str, str, str, int, int]] = []  # (article, qid, text, start, end)
-    for _, row in _read_jsonl(_find(root, "queries")):
+    for _, row in read_beir_rows(beir_file(root, "queries")):
         qid, text = str(row["_id"]), str(row.get("text") or "").strip()
         meta = row.get("metadata") or {}
         answers = [str(a) for a in meta.get("answers", [])] if isinstance(meta, dict) else []

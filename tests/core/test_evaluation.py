@@ -25,6 +25,7 @@ from manifold_core.evaluation import (
     plot_report,
     score_run,
 )
+from manifold_core.ingest import read_file
 from manifold_core.reranking import BaseReranker
 
 MINI = REPO_ROOT / "examples" / "scifact-mini"
@@ -80,13 +81,29 @@ def test_load_reads_plain_or_gzipped_files_and_joins_title_and_text(
     data = load_beir(_write_beir(tmp_path / "ds", CORPUS, QUERIES, QRELS, gz=gz))
     assert data.name == "ds" and data.split == "test"
     assert data.corpus == {
-        "d1": "Cats\nCats purr when they are content.",
+        "d1": "Cats\n\nCats purr when they are content.",
         "d2": "Dogs bark at the postman.",
-        "d3": "Bees\nBees make honey from nectar.",
+        "d3": "Bees\n\nBees make honey from nectar.",
     }
     # only judged queries; a zero score is not a relevant document
     assert data.queries == {"q1": "why do cats purr", "q2": "what do bees make"}
     assert data.qrels == {"q1": {"d1": 1}, "q2": {"d3": 2}}
+
+
+def test_ingest_and_eval_index_the_same_corpus_text(tmp_path: Path) -> None:
+    """One title + text rule: ``manifold ingest`` and ``manifold eval`` read the same text."""
+    corpus = [
+        *CORPUS,
+        {"_id": "d4", "title": "  Padded title  ", "text": "Text after a padded title."},
+        {"_id": "d5", "title": "Only a title", "text": "   "},
+        {"_id": "d6", "text": "No title field at all."},
+        {"_id": "d7", "title": "Two\nlines", "text": "  Leading spaces are kept."},
+    ]
+    root = _write_beir(tmp_path / "same", corpus, QUERIES, QRELS)
+    ingested = {d.metadata["doc_id"]: d.text for d in read_file(root / "corpus.jsonl")}
+    assert load_beir(root).corpus == ingested
+    assert ingested["d1"] == "Cats\n\nCats purr when they are content."
+    assert ingested["d5"] == "Only a title"
 
 
 def test_load_other_split_and_max_queries(tiny: Path) -> None:
@@ -292,6 +309,47 @@ def test_evaluate_argument_errors(mini: BeirDataset) -> None:
         evaluate(mini, ["dense"], encoder=HashingEncoder(), embeddings=np.zeros((3, 256)))
     with pytest.raises(ValueError, match="rerank_depth must be a positive int"):
         evaluate(mini, ["bm25"], rerank_depth=0)
+
+
+class BrokenEncoder(HashingEncoder):
+    """Returns NaN vectors, or one row too few, for the documents."""
+
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:  # type: ignore[override]
+        out = self._encode(texts)
+        if self.fault == "nan":
+            out[0, 0] = np.nan
+            return out
+        return out[1:]
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("nan", "the encoder returned NaN or infinite values"), ("shape", "the encoder gave shape")],
+)
+def test_an_encoder_giving_nan_or_a_wrong_shape_is_a_clear_error(
+    mini: BeirDataset, fault: str, message: str
+) -> None:
+    seen: list[tuple[str, int, int]] = []
+    with pytest.raises(ValueError, match=message):
+        evaluate(
+            mini,
+            ["dense"],
+            encoder=BrokenEncoder(fault),
+            batch_size=200,
+            progress=lambda task, done, total: seen.append((task, done, total)),
+        )
+    assert not any(task == "indexing" for task, _, _ in seen)  # nothing reached the store
+
+
+def test_precomputed_embeddings_with_nan_are_refused(mini: BeirDataset) -> None:
+    vectors = np.ones((len(mini.corpus), 256), dtype=np.float32)
+    vectors[3, 7] = np.nan
+    with pytest.raises(ValueError, match="embeddings hold NaN or infinite values"):
+        evaluate(mini, ["dense"], encoder=HashingEncoder(), embeddings=vectors)
 
 
 def test_report_json_and_png(mini: BeirDataset, tmp_path: Path) -> None:

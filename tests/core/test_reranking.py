@@ -28,7 +28,9 @@ from manifold_core.reranking import (
     Qwen3Reranker,
     RerankedItem,
     Reranker,
+    check_reranker,
     order_by_relevance,
+    prepare_reranker,
     resolve_device,
     token_budget_batches,
 )
@@ -234,6 +236,44 @@ def test_bad_input(make: Any) -> None:
             r.score(query, DOCS)
     with pytest.raises(ValueError, match="blend"):
         r.rerank(QUERY, DOCS, blend=-1.0)
+
+
+@pytest.mark.parametrize("make", [Qwen3Reranker, CrossEncoderReranker])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_tokens_per_batch", 0), ("max_batch_size", -1), ("max_length", 0)],
+)
+def test_bad_batching_options_are_refused_before_any_model_loads(
+    make: Any, option: str, value: int
+) -> None:
+    """The core checks its own options, so the adapters need not (no model is loaded)."""
+    with pytest.raises(ValueError, match=f"{option} must be a positive int"):
+        make("no/such-model-is-ever-loaded", **{option: value})
+
+
+def test_a_reranker_subclassing_the_protocol_inherits_rerank() -> None:
+    class Longest(Reranker):
+        def score(self, query: str, texts: Any) -> np.ndarray:
+            return np.array([len(t) / 100 for t in texts])
+
+    ranked = Longest().rerank("q", ["ab", "abcd", "abc"], top_n=2, retrieval_scores=[3, 2, 1])
+    assert [(r.item, r.retrieval_score) for r in ranked] == [("abcd", 2.0), ("abc", 1.0)]
+    assert check_reranker(Longest()) is not None
+
+
+def test_prepare_reranker_checks_before_loading_and_reuses_a_ready_one(
+    qwen: Qwen3Reranker,
+) -> None:
+    """What the four framework wrappers need from the core, in one call."""
+    for bad in ({"top_n": 0}, {"threshold": 2.0}, {"blend": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            prepare_reranker(Qwen3Reranker, "no/such-model-is-ever-loaded", **bad)
+    assert prepare_reranker(Qwen3Reranker, qwen, top_n=3) is qwen
+    assert prepare_reranker(CrossEncoderReranker, "unused", reranker=qwen) is qwen
+    with pytest.raises(TypeError, match="must implement score"):
+        prepare_reranker(Qwen3Reranker, "unused", reranker=object())
+    built = prepare_reranker(Qwen3Reranker, tiny_qwen3_lm(), qwen3_tokenizer(), max_length=512)
+    assert isinstance(built, Qwen3Reranker) and built.max_length == 512
 
 
 def test_cross_encoder_truncates_a_one_megabyte_document() -> None:
