@@ -90,7 +90,7 @@ def tune_index(
     for begin in range(0, len(judged), 500):
         batch = judged[begin : begin + 500]
         for where in ({"doc_id": {"$in": batch}}, None):
-            found = store.get(ids=batch) if where is None else store.get(where=where, limit=10**6)
+            found = store.get(ids=batch) if where is None else store.get(filter=where, limit=10**6)
             present.update(str(r.metadata.get("doc_id", r.id)) for r in found)
     qrels = {
         q: {d: g for d, g in rels.items() if d in present} for q, rels in dataset.qrels.items()

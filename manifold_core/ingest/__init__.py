@@ -40,7 +40,6 @@ from manifold_core.ingest.chunks import (
     iter_chunks,
 )
 from manifold_core.ingest.documents import RESERVED_KEYS, SkippedFile, SourceDocument
-from manifold_core.ingest.jsonl import join_title
 from manifold_core.ingest.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
@@ -95,7 +94,6 @@ __all__ = [
     "find_files",
     "iter_chunks",
     "iter_file_documents",
-    "join_title",
     "model_token_limit",
     "open_index",
     "plan_ingest",

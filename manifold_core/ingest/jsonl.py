@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from manifold_core.beir_text import titled_text
 from manifold_core.ingest.documents import (
     OFFSET_KEYS,
     RESERVED_KEYS,
@@ -25,7 +26,7 @@ from manifold_core.ingest.documents import (
 from manifold_core.readers import decode_utf8
 from manifold_core.records import RESERVED_KEY_PREFIXES, clean_metadata
 
-__all__ = ["join_title", "jsonl_documents", "read_jsonl_text"]
+__all__ = ["jsonl_documents", "read_jsonl_text"]
 
 # Top-level JSONL keys that are not copied into metadata.
 _JSONL_SPECIAL = ("text", "metadata", "_id", "id")
@@ -41,16 +42,6 @@ def read_jsonl_text(path: Path) -> str:
         except (OSError, EOFError) as exc:
             raise ValueError(f"{path}: not a valid gzip file ({exc})") from None
     return decode_utf8(data, str(path))
-
-
-def join_title(title: Any, text: str) -> str:
-    """A record's text with its ``title`` in front, a blank line between (BEIR's convention).
-
-    A missing or blank title leaves the text as it is; a blank text gives the title alone.
-    """
-    if not isinstance(title, str) or not title.strip():
-        return text
-    return f"{title.strip()}\n\n{text}" if text.strip() else title.strip()
 
 
 def _check_key(key: Any, where: str) -> str:
@@ -148,4 +139,4 @@ def jsonl_documents(path: Path, text: str) -> Iterator[SourceDocument]:
             seen[doc_key] = number
             meta["doc_id"] = doc_key
         meta.update(_record_metadata(record, where))
-        yield SourceDocument(join_title(record.get("title"), body), path.as_posix(), doc_key, meta)
+        yield SourceDocument(titled_text(record.get("title"), body), path.as_posix(), doc_key, meta)

@@ -32,7 +32,7 @@ from manifold_core.reranking.qwen3 import (
     QWEN3_RERANK_SUFFIX,
     Qwen3Reranker,
 )
-from manifold_core.reranking.resolve import prepare_reranker, resolve_reranker
+from manifold_core.reranking.resolve import resolve_reranker
 
 __all__ = [
     "DEFAULT_CROSS_ENCODER_MODEL",
@@ -47,7 +47,6 @@ __all__ = [
     "Reranker",
     "check_reranker",
     "order_by_relevance",
-    "prepare_reranker",
     "resolve_device",
     "resolve_reranker",
     "token_budget_batches",

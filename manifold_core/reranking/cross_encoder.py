@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_core.defaults import DEFAULT_CROSS_ENCODER_MODEL
 from manifold_core.packaged import check_model_name, is_packaged, load_error, packaged_folder
 from manifold_core.reranking.batching import check_batching, default_budget, token_budget_batches
 from manifold_core.reranking.ordering import validate_rerank_args
@@ -18,8 +19,6 @@ from manifold_core.reranking.protocol import BaseReranker
 from manifold_core.validation import optional_positive_int
 
 __all__ = ["DEFAULT_CROSS_ENCODER_MODEL", "CrossEncoderReranker"]
-
-DEFAULT_CROSS_ENCODER_MODEL = "BAAI/bge-reranker-base"
 
 
 class CrossEncoderReranker(BaseReranker):

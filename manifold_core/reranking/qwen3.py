@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_core.defaults import DEFAULT_RERANKER_MODEL, PKG_MS_MARCO
 from manifold_core.packaged import ModelLoadError, check_model_name, is_packaged, load_error
 from manifold_core.reranking.batching import check_batching, default_budget, token_budget_batches
 from manifold_core.reranking.devices import as_dtype, default_dtype, dtype_kwarg, resolve_device
@@ -29,7 +30,6 @@ __all__ = [
     "Qwen3Reranker",
 ]
 
-DEFAULT_RERANKER_MODEL = "Qwen/Qwen3-Reranker-0.6B"
 DEFAULT_RERANK_INSTRUCTION = (
     "Given a web search query, retrieve relevant passages that answer the query"
 )
@@ -97,7 +97,7 @@ class Qwen3Reranker(BaseReranker):
             if is_packaged(name):
                 raise ModelLoadError(
                     f"no Qwen3-Reranker ships in a pip package ({name!r}); pass a Hub name or "
-                    "a local folder, or use CrossEncoderReranker('pkg:ms-marco-MiniLM-L-12-v2')"
+                    f"a local folder, or use CrossEncoderReranker('{PKG_MS_MARCO}')"
                 )
             resolved = resolve_device(device)
             torch_dtype = as_dtype(dtype) if dtype is not None else default_dtype(resolved)

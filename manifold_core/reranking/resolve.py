@@ -1,22 +1,19 @@
-"""Getting a reranker: for a model name (:func:`resolve_reranker`), or for an adapter.
+"""Getting a reranker for a model name (:func:`resolve_reranker`).
 
-:func:`prepare_reranker` is what the framework wrappers call: it checks the ordering
-options first (before any model loads), then takes a ready reranker or builds one.
+What the framework wrappers call is :mod:`manifold_core.reranker_setup`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from manifold_core.packaged import is_packaged
 from manifold_core.reranking.cross_encoder import CrossEncoderReranker
-from manifold_core.reranking.ordering import validate_rerank_args
-from manifold_core.reranking.protocol import BaseReranker, check_reranker
+from manifold_core.reranking.protocol import BaseReranker
 from manifold_core.reranking.qwen3 import Qwen3Reranker
 
-__all__ = ["prepare_reranker", "resolve_reranker"]
+__all__ = ["resolve_reranker"]
 
 R = TypeVar("R", bound=BaseReranker)
 
@@ -39,31 +36,3 @@ def resolve_reranker(model: Any) -> BaseReranker:
         ):
             return Qwen3Reranker(name)
     return CrossEncoderReranker(name)
-
-
-def prepare_reranker(
-    kind: type[R],
-    model: Any,
-    *args: Any,
-    reranker: Any = None,
-    top_n: int | None = None,
-    threshold: float | None = None,
-    blend: float | None = None,
-    **options: Any,
-) -> Any:
-    """The core reranker a framework wrapper holds, its options checked before any load.
-
-    ``top_n``, ``threshold`` and ``blend`` are checked first (``ValueError`` naming the
-    bad one), so a bad value fails before a model is loaded. Then ``reranker`` when given
-    (it must implement :class:`~manifold_core.reranking.Reranker`, see
-    :func:`~manifold_core.reranking.check_reranker`), else ``model`` when it already is
-    a ``kind``, else ``kind(model, *args, **options)`` (whose constructor checks its own
-    options before loading).
-    """
-    validate_rerank_args(top_n=top_n, threshold=threshold, blend=blend, check_query=False)
-    if reranker is not None:
-        return check_reranker(reranker)
-    if isinstance(model, kind):
-        return model
-    build: Callable[..., R] = kind
-    return build(model, *args, **options)

@@ -21,6 +21,7 @@ from rerank_helpers import (
     tiny_qwen3_reranker,
 )
 
+from manifold_core.reranker_setup import build_reranker, check_pipeline_reranker
 from manifold_core.reranking import (
     QWEN3_RERANK_PREFIX,
     QWEN3_RERANK_SUFFIX,
@@ -30,7 +31,6 @@ from manifold_core.reranking import (
     Reranker,
     check_reranker,
     order_by_relevance,
-    prepare_reranker,
     resolve_device,
     token_budget_batches,
 )
@@ -261,18 +261,19 @@ def test_a_reranker_subclassing_the_protocol_inherits_rerank() -> None:
     assert check_reranker(Longest()) is not None
 
 
-def test_prepare_reranker_checks_before_loading_and_reuses_a_ready_one(
+def test_wrapper_setup_checks_before_loading_and_reuses_a_ready_one(
     qwen: Qwen3Reranker,
 ) -> None:
-    """What the four framework wrappers need from the core, in one call."""
+    """What the four framework wrappers need from the core (reranker_setup), in one call."""
+    none = {"top_n": None, "threshold": None, "blend": None}
     for bad in ({"top_n": 0}, {"threshold": 2.0}, {"blend": -1.0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
-            prepare_reranker(Qwen3Reranker, "no/such-model-is-ever-loaded", **bad)
-    assert prepare_reranker(Qwen3Reranker, qwen, top_n=3) is qwen
-    assert prepare_reranker(CrossEncoderReranker, "unused", reranker=qwen) is qwen
+            build_reranker("qwen3", "no/such-model-is-ever-loaded", **{**none, **bad})
+    assert build_reranker("qwen3", qwen, **{**none, "top_n": 3}) is qwen
+    assert check_pipeline_reranker(qwen, None, None, None) is qwen
     with pytest.raises(TypeError, match="must implement score"):
-        prepare_reranker(Qwen3Reranker, "unused", reranker=object())
-    built = prepare_reranker(Qwen3Reranker, tiny_qwen3_lm(), qwen3_tokenizer(), max_length=512)
+        check_pipeline_reranker(object(), None, None, None)
+    built = build_reranker("qwen3", tiny_qwen3_lm(), qwen3_tokenizer(), **none, max_length=512)
     assert isinstance(built, Qwen3Reranker) and built.max_length == 512
 
 
