@@ -449,3 +449,14 @@ def test_zero_overlap_changes_nothing() -> None:
 def test_overlap_must_be_below_max_tokens(bad: object) -> None:
     with pytest.raises(ValueError, match="overlap_tokens"):
         SemanticChunker(HashEncoder(), max_tokens=40, overlap_tokens=bad)  # type: ignore[arg-type]
+
+
+def test_the_benchmark_spec_takes_overlap_tokens() -> None:
+    from manifold_core.chunk_benchmark import build_chunker
+
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    spec = "semantic:breakpoint_rule=size,max_tokens=40,overlap_tokens=14"
+    spans = build_chunker(spec, HashEncoder(), RegexTokenizer())([text])[0]
+    assert len(spans) > 1
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))  # chunks overlap
+    assert all(RegexTokenizer().count([text[s:e]])[0] <= 40 for s, e in spans)
