@@ -67,7 +67,8 @@ __all__ = [
 CHUNKER_KINDS: dict[str, str] = {
     "fixed": "manifold FixedTokenChunker: max_tokens (200), overlap (0)",
     "semantic": "manifold SemanticChunker (ours): any of its arguments, e.g. max_tokens, "
-    "min_tokens, breakpoint_rule, threshold, buffer_size; defaults are its defaults",
+    "min_tokens, breakpoint_rule, threshold, buffer_size, overlap_tokens; defaults are its "
+    "defaults",
     "recursive": "LangChain RecursiveCharacterTextSplitter, token length: chunk_size (200), "
     "chunk_overlap (0)",
     "lc-semantic": "LangChain SemanticChunker (langchain-experimental): breakpoint_threshold_type "

@@ -16,6 +16,10 @@ The algorithm (section 6.1 of the seed article, made exact and bounded):
 4. Pack: a chunk above ``max_tokens`` is cut at its weakest internal gap (recursively); a
    chunk below ``min_tokens`` is merged into the neighbour it is more similar to, when the
    merge fits ``max_tokens``.
+5. Overlap (``overlap_tokens > 0``): the cuts are chosen under ``max_tokens -
+   overlap_tokens``, then each chunk also takes the last whole sentences of the chunk
+   before it, up to ``overlap_tokens`` tokens, so a passage that straddles a cut is whole
+   in one chunk and no chunk exceeds ``max_tokens``.
 
 Every chunk is ``text[start:end]`` of the original, white space inside it kept.
 """
@@ -32,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from manifold_core.encoders import Encoder, Tokenizer, resolve_encoder, tokenizer_for
+from manifold_core.segments import overlap_starts, size_segments
 from manifold_core.sentences import SentenceSplitter, split_sentences, trim_span
 
 __all__ = [
@@ -141,6 +146,10 @@ class SemanticChunker:
             else :class:`manifold_core.encoders.RegexTokenizer` (one token per CJK
             character, per word and per punctuation mark).
         sentence_splitter: a custom splitter (see :func:`split_sentences`).
+        overlap_tokens: each chunk but a document's first also starts with the last whole
+            units of the chunk before it, up to this many tokens (:func:`overlap_starts`);
+            the cuts are chosen under ``max_tokens - overlap_tokens``, so a chunk still
+            fits ``max_tokens``. ``0`` (default): chunks do not overlap.
         batch_size: windows per embedding call; bounds memory on long documents.
 
     Raises:
@@ -159,6 +168,7 @@ class SemanticChunker:
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
         batch_size: int = 1024,
+        overlap_tokens: int = 0,
     ) -> None:
         if breakpoint_rule not in BREAKPOINT_RULES:
             raise ValueError(
@@ -192,6 +202,18 @@ class SemanticChunker:
                     "lower min_tokens or pass max_tokens"
                 )
         self.max_tokens = int(max_tokens)
+        if (
+            isinstance(overlap_tokens, bool)
+            or not isinstance(overlap_tokens, int)
+            or not 0 <= overlap_tokens < self.max_tokens
+        ):
+            raise ValueError(
+                f"overlap_tokens must be an int >= 0 and below max_tokens ({self.max_tokens}), "
+                f"got {overlap_tokens!r}"
+            )
+        self.overlap_tokens = overlap_tokens
+        # the cap the cuts are chosen under; the overlap fills the rest of max_tokens
+        self._cap = self.max_tokens - overlap_tokens
         self.tokenizer: Tokenizer = tokenizer or tokenizer_for(self.encoder)
         self.sentence_splitter = sentence_splitter
         self.batch_size = batch_size
@@ -369,7 +391,7 @@ class SemanticChunker:
             if self.breakpoint_rule == "size":
                 ranges.append(
                     size_segments(
-                        doc.sims, doc.unit_tokens, self.max_tokens, self.min_tokens, self.threshold
+                        doc.sims, doc.unit_tokens, self._cap, self.min_tokens, self.threshold
                     )
                 )
                 continue
@@ -381,13 +403,44 @@ class SemanticChunker:
         for doc, (doc_ranges, counts) in zip(docs, sized, strict=True):
             if self.min_tokens > 0 and len(doc_ranges) > 1:
                 doc_ranges, counts = self._merge_small(doc, doc_ranges, counts)
+            starts = [a for a, _ in doc_ranges]
+            if self.overlap_tokens and len(doc_ranges) > 1:
+                starts, counts = self._overlap(doc, doc_ranges, counts)
             chunks = []
-            for index, ((a, b), count) in enumerate(zip(doc_ranges, counts, strict=True)):
-                start, end = doc.units[a][0], doc.units[b - 1][1]
+            for index, ((a, b), s, count) in enumerate(
+                zip(doc_ranges, starts, counts, strict=True)
+            ):
+                start, end = doc.units[s][0], doc.units[b - 1][1]
                 boundary = float(doc.sims[a - 1]) if a > 0 else None
                 chunks.append(Chunk(doc.text[start:end], start, end, count, boundary, index))
             out.append(chunks)
         return out
+
+    def _overlap(
+        self, doc: _Doc, ranges: list[tuple[int, int]], counts: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """Each range's first unit with the overlap, and its token count (all <= max_tokens).
+
+        Unit counts bound the overlap; a chunk whose joined text still counts over
+        ``max_tokens`` gives back its earliest carried unit until it fits.
+        """
+        starts = overlap_starts(ranges, doc.unit_tokens, self.overlap_tokens)
+        counts = list(counts)
+        todo = [i for i, (s, (a, _)) in enumerate(zip(starts, ranges, strict=True)) if s < a]
+        while todo:
+            got = self.tokenizer.count(
+                [self._range_text(doc, starts[i], ranges[i][1]) for i in todo]
+            )
+            retry = []
+            for i, count in zip(todo, got, strict=True):
+                if count <= self.max_tokens:
+                    counts[i] = count
+                else:
+                    starts[i] += 1
+                    if starts[i] < ranges[i][0]:
+                        retry.append(i)
+            todo = retry
+        return starts, counts
 
     def _range_text(self, doc: _Doc, a: int, b: int) -> str:
         return doc.text[doc.units[a][0] : doc.units[b - 1][1]]
@@ -409,13 +462,11 @@ class SemanticChunker:
             to_cut: list[tuple[int, int, int]] = []
             for d, a, b in todo:
                 estimate = prefix[d][b] - prefix[d][a]
-                (to_cut if estimate > 2 * self.max_tokens and b - a > 1 else to_count).append(
-                    (d, a, b)
-                )
+                (to_cut if estimate > 2 * self._cap and b - a > 1 else to_count).append((d, a, b))
             texts = [self._range_text(docs[d], a, b) for d, a, b in to_count]
             counts = self.tokenizer.count(texts) if texts else []
             for (d, a, b), count in zip(to_count, counts, strict=True):
-                if count <= self.max_tokens or b - a == 1:
+                if count <= self._cap or b - a == 1:
                     done[d][(a, b)] = count
                 else:
                     to_cut.append((d, a, b))
@@ -456,7 +507,7 @@ class SemanticChunker:
             for _sim, _j, left, right in options:
                 a, b = rng[left][0], rng[right][1]
                 merged = self.tokenizer.count([self._range_text(doc, a, b)])[0]
-                if merged > self.max_tokens:
+                if merged > self._cap:
                     continue
                 rng[left], cnt[left] = (a, b), merged
                 alive[right] = False
@@ -468,60 +519,6 @@ class SemanticChunker:
                 break
         keep = [i for i in range(n) if alive[i]]
         return [rng[i] for i in keep], [cnt[i] for i in keep]
-
-
-def size_segments(
-    sims: Sequence[float] | np.ndarray,
-    unit_tokens: Sequence[int],
-    max_tokens: int,
-    min_tokens: int = 0,
-    cut_cost: float = 0.2,
-) -> list[tuple[int, int]]:
-    """The ``size`` rule: optimal segmentation of units under a token cap, by dynamic programming.
-
-    Units ``0..n-1`` (with ``unit_tokens``) are split into consecutive ranges ``[a, b)``
-    whose token sums fit ``max_tokens`` (a single unit always fits). Opening a range at
-    unit ``a > 0`` costs ``cut_cost + sims[a - 1]``: every extra chunk has a price, and a
-    cut is cheap where neighbouring text is dissimilar. A range below ``min_tokens`` costs
-    more than any cut, so it appears only when nothing else fits. The cheapest total is
-    exact (not greedy): few chunks close to the cap, cut at the weakest gaps that allow it.
-    This is the idea of the Chroma report's ClusterSemanticChunker (segments chosen by
-    dynamic programming under a size cap), scored by gap similarity.
-
-    Returns:
-        The ranges, in order, covering ``0..n`` exactly.
-    """
-    n = len(unit_tokens)
-    if n == 0:
-        return []
-    sim = np.asarray(sims, dtype=float)
-    if sim.shape != (n - 1,):
-        raise ValueError(f"need {n - 1} similarities for {n} units, got {sim.shape}")
-    prefix = np.concatenate([[0], np.cumsum(np.asarray(unit_tokens, dtype=np.int64))])
-    short = 2.0 * (abs(cut_cost) + 2.0)  # worse than any cut (|sim| <= 1)
-    best = np.full(n + 1, np.inf)
-    best[0] = 0.0
-    back = np.zeros(n + 1, dtype=np.int64)
-    for b in range(1, n + 1):
-        a = b - 1
-        while a >= 0:
-            size = prefix[b] - prefix[a]
-            if size > max_tokens and b - a > 1:
-                break
-            cost = best[a] + (cut_cost + sim[a - 1] if a > 0 else 0.0)
-            if size < min_tokens:
-                cost += short
-            if cost <= best[b]:  # ties: the longer last range
-                best[b] = cost
-                back[b] = a
-            a -= 1
-    ranges: list[tuple[int, int]] = []
-    b = n
-    while b > 0:
-        a = int(back[b])
-        ranges.append((a, b))
-        b = a
-    return ranges[::-1]
 
 
 def _take(iterator: Iterator[tuple[int, int]], n: int) -> Iterable[tuple[int, int]]:

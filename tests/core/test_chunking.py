@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import tracemalloc
 from collections.abc import Sequence
 from typing import Any
@@ -378,3 +379,84 @@ def test_seed_renewable_energy_sample_is_cut_before_the_policy_paragraph(use_enc
     )
     assert any(c.text.startswith("为了推动") for c in chunks)
     assert all(c.text == sample[c.start : c.end] for c in chunks)
+
+
+# --------------------------------------------------------------------- sentence overlap
+
+
+@given(
+    text=mixed_text(),
+    max_tokens=st.integers(2, 40),
+    overlap=st.integers(0, 39),
+    rule=st.sampled_from(["size", "percentile", "absolute"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_overlapping_chunks_keep_exact_offsets_bounded_overlap_and_the_cap(
+    text: str, max_tokens: int, overlap: int, rule: str
+) -> None:
+    overlap = min(overlap, max_tokens - 1)
+    tok = RegexTokenizer()
+    chunker = SemanticChunker(
+        HashEncoder(),
+        breakpoint_rule=rule,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        overlap_tokens=overlap,
+        tokenizer=tok,
+    )
+    chunks = chunker.split_text(text)
+    covered: set[int] = set()
+    for i, c in enumerate(chunks):
+        assert c.text == text[c.start : c.end] and c.text == c.text.strip() and c.text
+        assert c.index == i
+        assert c.token_count == tok.count([c.text])[0] <= max_tokens
+        covered.update(range(c.start, c.end))
+        if i:
+            prev = chunks[i - 1]
+            assert prev.start < c.start and prev.end < c.end  # each chunk moves on
+            if c.start < prev.end:  # the carried part: whole units, at most `overlap` tokens
+                assert tok.count([text[c.start : prev.end]])[0] <= overlap
+    assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
+
+
+def test_overlap_carries_the_last_sentences_and_keeps_the_cuts_of_the_smaller_cap() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))  # 6 tokens each
+    tok = RegexTokenizer()
+    same = CallableEncoder(lambda texts: np.ones((len(texts), 4)) / 2.0)  # cut only by size
+    plain = SemanticChunker(same, breakpoint_rule="size", max_tokens=36, tokenizer=tok)
+    over = SemanticChunker(
+        same, breakpoint_rule="size", max_tokens=50, overlap_tokens=14, tokenizer=tok
+    )
+    a, b = plain.split_text(text), over.split_text(text)
+    assert [c.end for c in a] == [c.end for c in b]  # cuts chosen under 50 - 14 = 36
+    assert b[0].start == a[0].start
+    for prev, c in itertools.pairwise(b):
+        carried = text[c.start : prev.end]
+        assert carried.endswith(".") and carried[0] == "S"  # whole sentences
+        assert len(carried.split(".")) - 1 == 2  # two 6-token sentences fit in 14
+        assert c.token_count <= 50
+    # the boundary similarity is still the one at the cut
+    assert [c.boundary_similarity for c in a] == [c.boundary_similarity for c in b]
+
+
+def test_zero_overlap_changes_nothing() -> None:
+    text = " ".join(f"Sentence number {i} is about {i % 5}." for i in range(50))
+    a = SemanticChunker(HashEncoder(), max_tokens=40, tokenizer=RegexTokenizer())
+    b = SemanticChunker(HashEncoder(), max_tokens=40, overlap_tokens=0, tokenizer=RegexTokenizer())
+    assert a.split_text(text) == b.split_text(text)
+
+
+@pytest.mark.parametrize("bad", [-1, 40, 41, True, 2.5])
+def test_overlap_must_be_below_max_tokens(bad: object) -> None:
+    with pytest.raises(ValueError, match="overlap_tokens"):
+        SemanticChunker(HashEncoder(), max_tokens=40, overlap_tokens=bad)  # type: ignore[arg-type]
+
+
+def test_the_benchmark_spec_takes_overlap_tokens() -> None:
+    from manifold_core.chunk_benchmark import build_chunker
+
+    text = " ".join(f"Sentence number {i} is here." for i in range(40))
+    spec = "semantic:breakpoint_rule=size,max_tokens=40,overlap_tokens=14"
+    spans = build_chunker(spec, HashEncoder(), RegexTokenizer())([text])[0]
+    assert len(spans) > 1
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))  # chunks overlap
+    assert all(RegexTokenizer().count([text[s:e]])[0] <= 40 for s, e in spans)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from manifold_core.chunking import DEFAULT_SIZE_MAX_TOKENS, SemanticChunker, size_segments
 from manifold_core.encoders import RegexTokenizer
+from manifold_core.segments import overlap_starts
 
 
 @st.composite
@@ -115,3 +116,41 @@ def test_the_chunker_default_cap_is_the_smaller_of_200_and_the_model_limit() -> 
     assert all(c.token_count <= DEFAULT_SIZE_MAX_TOKENS for c in chunks)
     # uniform similarity: as few chunks as the cap allows (6 tokens a sentence)
     assert len(chunks) == -(-200 // (DEFAULT_SIZE_MAX_TOKENS // 6))
+
+
+# --------------------------------------------------------------------- sentence overlap
+
+
+@st.composite
+def ranged_units(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[int], int]:
+    n = draw(st.integers(1, 40))
+    tokens = draw(st.lists(st.integers(1, 30), min_size=n, max_size=n))
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1)) if n > 1 else set())
+    bounds = [0, *cuts, n]
+    return list(itertools.pairwise(bounds)), tokens, draw(st.integers(0, 80))
+
+
+@given(ranged_units())
+@settings(max_examples=300, deadline=None)
+def test_overlap_is_whole_units_of_the_previous_range_within_the_bound(
+    case: tuple[list[tuple[int, int]], list[int], int],
+) -> None:
+    ranges, tokens, overlap = case
+    starts = overlap_starts(ranges, tokens, overlap)
+    assert starts[0] == ranges[0][0]
+    for i in range(1, len(ranges)):
+        (prev_a, _), (a, _) = ranges[i - 1], ranges[i]
+        s = starts[i]
+        assert prev_a < s <= a  # only the previous range's units, never all of them
+        assert sum(tokens[s:a]) <= overlap
+        # greedy: one more unit would pass the bound (or take the whole previous range)
+        assert s == a or s - 1 == prev_a or sum(tokens[s - 1 : a]) > overlap
+        if s == a and a - 1 > prev_a:
+            assert tokens[a - 1] > overlap
+
+
+def test_overlap_takes_trailing_sentences_up_to_the_bound() -> None:
+    ranges = [(0, 3), (3, 6)]
+    assert overlap_starts(ranges, [5, 4, 3, 7, 7, 7], 7) == [0, 1]  # 4 + 3 fit, 5 more not
+    assert overlap_starts(ranges, [5, 4, 9, 7, 7, 7], 7) == [0, 3]  # the last one is too long
+    assert overlap_starts(ranges, [5, 4, 3, 7, 7, 7], 0) == [0, 3]
