@@ -209,6 +209,20 @@ def test_a_lucky_setting_does_not_displace_the_default() -> None:
     assert tune(ids, clear, grid) == grid[1]
 
 
+def test_a_tiny_consistent_gain_on_few_queries_keeps_the_default() -> None:
+    """A weight step gains a little on every query: a paired test would call that clear,
+    the one-SE rule (SE of the best setting's own scores) does not."""
+    grid = [FusionSetting("dbsf"), FusionSetting("dbsf", 0.6)]
+    ids = [f"q{i}" for i in range(40)]
+    base = {q: (i % 5) / 5 for i, q in enumerate(ids)}  # queries differ a lot
+
+    def score(setting: FusionSetting, q: str) -> float:
+        return base[q] + (0.01 if setting == grid[1] else 0.0)
+
+    assert tune(ids, score, grid) == grid[0]
+    assert tune(ids, score, grid, min_gain_se=0) == grid[1]
+
+
 def test_depth_cuts_each_side() -> None:
     cands, _ = _world(1)
     ids = fused_ranking(cands["q0"], FusionSetting("rrf", 1.0, 10), k=None)
