@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import os
 import time
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,6 +38,21 @@ def question_half(qid: str) -> str:
     return "dev" if int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0 else "test"
 
 
+def load_half(dataset: str, split: str) -> Any:
+    """The chunking dataset at ``dataset`` with only the questions of ``split`` (or all)."""
+    from manifold_core.chunk_benchmark import ChunkingDataset, load_chunking_dataset
+
+    full = load_chunking_dataset(dataset)
+    keep = {q for q in full.queries if split in ("all", question_half(q))}
+    return ChunkingDataset(
+        full.name,
+        full.documents,
+        {q: t for q, t in full.queries.items() if q in keep},
+        {q: r for q, r in full.references.items() if q in keep},
+        full.titles,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="chunking dataset folder")
@@ -47,22 +63,10 @@ def main() -> None:
     parser.add_argument("--chunkers", default="", help="specs separated by ; (default: all)")
     args = parser.parse_args()
 
-    from manifold_core.chunk_benchmark import (
-        ChunkingDataset,
-        evaluate_chunkers,
-        load_chunking_dataset,
-    )
+    from manifold_core.chunk_benchmark import evaluate_chunkers
     from manifold_core.encoders import resolve_encoder
 
-    full = load_chunking_dataset(args.dataset)
-    keep = {q for q in full.queries if args.split in ("all", question_half(q))}
-    data = ChunkingDataset(
-        full.name,
-        full.documents,
-        {q: t for q, t in full.queries.items() if q in keep},
-        {q: r for q, r in full.references.items() if q in keep},
-        full.titles,
-    )
+    data = load_half(args.dataset, args.split)
     specs = [s for s in args.chunkers.split(";") if s] or [*BASELINES, *OURS]
     t0 = time.perf_counter()
     report = evaluate_chunkers(

@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chunk_default import BASELINES, question_half
+from chunk_default import BASELINES, load_half
 
 
 class CachedEncoder:
@@ -61,22 +61,10 @@ def main() -> None:
     parser.add_argument("--no-baselines", action="store_true")
     args = parser.parse_args()
 
-    from manifold_core.chunk_benchmark import (
-        ChunkingDataset,
-        evaluate_chunkers,
-        load_chunking_dataset,
-    )
+    from manifold_core.chunk_benchmark import evaluate_chunkers
     from manifold_core.encoders import resolve_encoder
 
-    full = load_chunking_dataset(args.dataset)
-    keep = {q for q in full.queries if args.split in ("all", question_half(q))}
-    data = ChunkingDataset(
-        full.name,
-        full.documents,
-        {q: t for q, t in full.queries.items() if q in keep},
-        {q: r for q, r in full.references.items() if q in keep},
-        full.titles,
-    )
+    data = load_half(args.dataset, args.split)
     ours = [s for s in args.chunkers.split(";") if s.strip()]
     baselines = [] if args.no_baselines else list(BASELINES)
     encoder = CachedEncoder(resolve_encoder(args.model))
