@@ -40,17 +40,10 @@ def question_half(qid: str) -> str:
 
 def load_half(dataset: str, split: str) -> Any:
     """The chunking dataset at ``dataset`` with only the questions of ``split`` (or all)."""
-    from manifold_core.chunk_benchmark import ChunkingDataset, load_chunking_dataset
+    from manifold_core.chunk_benchmark import load_chunking_dataset
 
     full = load_chunking_dataset(dataset)
-    keep = {q for q in full.queries if split in ("all", question_half(q))}
-    return ChunkingDataset(
-        full.name,
-        full.documents,
-        {q: t for q, t in full.queries.items() if q in keep},
-        {q: r for q, r in full.references.items() if q in keep},
-        full.titles,
-    )
+    return full.only_queries(q for q in full.queries if split in ("all", question_half(q)))
 
 
 def main() -> None:

@@ -132,6 +132,17 @@ class ChunkingDataset:
     references: dict[str, list[tuple[str, int, int]]]
     titles: dict[str, str] = field(default_factory=dict)
 
+    def only_queries(self, keep: Iterable[str]) -> ChunkingDataset:
+        """The same documents with only the questions in ``keep`` (e.g. a held-out half)."""
+        ids = set(keep)
+        return ChunkingDataset(
+            self.name,
+            self.documents,
+            {q: t for q, t in self.queries.items() if q in ids},
+            {q: r for q, r in self.references.items() if q in ids},
+            self.titles,
+        )
+
 
 def load_chunking_dataset(
     path: str | Path, *, max_queries: int | None = None, max_documents: int | None = None

@@ -27,13 +27,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def _test_half(path: Path) -> ChunkingDataset:
     full = load_chunking_dataset(path)
-    keep = {q for q in full.queries if int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2 == 1}
-    return ChunkingDataset(
-        full.name,
-        full.documents,
-        {q: t for q, t in full.queries.items() if q in keep},
-        {q: r for q, r in full.references.items() if q in keep},
-        full.titles,
+    return full.only_queries(
+        q for q in full.queries if int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2 == 1
     )
 
 
