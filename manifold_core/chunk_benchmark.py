@@ -41,6 +41,7 @@ import numpy as np
 from manifold_core.chunk_eval import Span, SpanScores, budget_spans, span_scores, token_span_scores
 from manifold_core.evaluation import ProgressCallback, beir_file, read_beir_rows
 from manifold_core.ingest import embed_texts
+from manifold_core.paired import PairedDifference, paired_difference
 from manifold_core.plotting import font_families
 
 __all__ = [
@@ -90,8 +91,9 @@ DEFAULT_CHUNKERS: tuple[str, ...] = (
     "li-semantic",
     "semantic",
     "semantic:max_tokens=200",
-    "semantic:max_tokens=200,min_tokens=50",
-    "semantic:max_tokens=400,min_tokens=100",
+    "semantic:overlap_tokens=0",
+    "semantic:breakpoint_rule=percentile",
+    "semantic:breakpoint_rule=percentile,max_tokens=200,min_tokens=50",
 )
 """What ``manifold eval-chunks`` compares when no ``--chunkers`` are given."""
 
@@ -379,6 +381,9 @@ class ChunkerResult:
             silently reads only their beginning); 0 when the model states no limit.
         chunk_seconds: time to chunk the corpus (semantic chunkers embed inside it).
         embed_seconds: time to embed the chunks.
+        per_query: ``"at_k"`` and ``"at_budget"`` -> metric -> one score per question, in
+            the order of :attr:`ChunkEvalReport.query_ids` (what :meth:`ChunkEvalReport.compare`
+            pairs, and what a user reads to see which questions a chunker misses).
     """
 
     name: str
@@ -391,6 +396,7 @@ class ChunkerResult:
     over_model_limit: int
     chunk_seconds: float
     embed_seconds: float
+    per_query: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -406,26 +412,58 @@ class ChunkEvalReport:
     n_references: int
     results: dict[str, ChunkerResult] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    query_ids: list[str] = field(default_factory=list)
+
+    def compare(
+        self,
+        name: str,
+        against: str,
+        *,
+        at: str = "at_budget",
+        metrics: Sequence[str] = ("recall", "iou"),
+        level: float = 0.95,
+    ) -> dict[str, PairedDifference]:
+        """Per metric, chunker ``name`` minus chunker ``against`` on the same questions.
+
+        The mean difference with its paired bootstrap interval
+        (:func:`~manifold_core.paired.paired_difference`): whether a gap between two
+        chunkers is more than the luck of which questions were asked.
+
+        Raises:
+            KeyError: ``name`` or ``against`` is not a scored chunker, or ``at`` / a metric
+                is unknown.
+        """
+        for spec in (name, against):
+            if spec not in self.results:
+                raise KeyError(f"no scores for chunker {spec!r}; scored: {', '.join(self.results)}")
+        mine, theirs = self.results[name].per_query[at], self.results[against].per_query[at]
+        return {m: paired_difference(mine[m], theirs[m], level=level) for m in metrics}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the JSON report)."""
         return asdict(self)
 
-    def write_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as indented JSON."""
+    def write_json(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write :meth:`to_dict` (with the keys of ``extra`` added) as indented JSON."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+        data = {**self.to_dict(), **(extra or {})}
+        out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
         return out
 
 
-def _mean_scores(scores: Iterable[tuple[SpanScores, SpanScores]]) -> dict[str, float]:
+def _per_query(scores: Iterable[tuple[SpanScores, SpanScores]]) -> dict[str, list[float]]:
+    """Metric name (``recall``, ..., ``iou_tokens``) -> one score per question."""
     chars, toks = zip(*scores, strict=True)
-    out: dict[str, float] = {}
+    out: dict[str, list[float]] = {}
     for suffix, group in (("", chars), ("_tokens", toks)):
         for metric in ("recall", "precision", "iou"):
-            out[metric + suffix] = float(np.mean([getattr(s, metric) for s in group]))
+            out[metric + suffix] = [float(getattr(s, metric)) for s in group]
     return out
+
+
+def _means(per_query: dict[str, list[float]]) -> dict[str, float]:
+    return {metric: float(np.mean(values)) for metric, values in per_query.items()}
 
 
 def evaluate_chunkers(
@@ -491,6 +529,7 @@ def evaluate_chunkers(
         n_documents=len(doc_ids),
         n_queries=len(qids),
         n_references=sum(len(r) for r in refs.values()),
+        query_ids=qids,
     )
     for spec in chunkers:
         try:
@@ -528,10 +567,11 @@ def evaluate_chunkers(
             b_scores.append(
                 (span_scores(read, refs[qid]), token_span_scores(read, refs[qid], token_spans))
             )
+        per_query = {"at_k": _per_query(k_scores), "at_budget": _per_query(b_scores)}
         report.results[spec] = ChunkerResult(
             name=spec,
-            at_k=_mean_scores(k_scores),
-            at_budget=_mean_scores(b_scores),
+            at_k=_means(per_query["at_k"]),
+            at_budget=_means(per_query["at_budget"]),
             n_chunks=len(spans),
             tokens_mean=float(np.mean(counts)),
             tokens_median=float(statistics.median(counts)),
@@ -539,6 +579,7 @@ def evaluate_chunkers(
             over_model_limit=sum(c > limit for c in counts) if limit else 0,
             chunk_seconds=chunk_seconds,
             embed_seconds=embed_seconds,
+            per_query=per_query,
         )
         if progress is not None:
             progress(spec, 1, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -77,6 +78,15 @@ def eval_chunks_command(
         bool, typer.Option("--json", help="Print the JSON report instead of a table.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per embedding call.")] = 64,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="One of the chunkers: also print every other chunker's difference to it in "
+            "recall and IoU at the budget, with a paired bootstrap 95% interval (is the gap "
+            "more than the luck of the questions?).",
+        ),
+    ] = None,
 ) -> None:
     """Compare chunkers: recall, precision and IoU of the retrieved text against reference spans.
 
@@ -95,6 +105,9 @@ def eval_chunks_command(
         )
 
         specs = parse_chunker_list(chunkers) if chunkers else list(DEFAULT_CHUNKERS)
+        if against is not None and against not in specs:
+            listed = ", ".join(specs)
+            raise ValueError(f"--against {against!r} is not one of the chunkers: {listed}")
         data = load_chunking_dataset(
             dataset, max_queries=limit_queries, max_documents=limit_documents
         )
@@ -115,13 +128,18 @@ def eval_chunks_command(
             batch_size=batch_size,
             progress=progress,
         )
-        written = [str(report.write_json(out / "chunk-eval.json"))]
+        compared = _comparisons(report, against)
+        extra = {"against": {"chunker": against, "differences": compared}} if compared else None
+        written = [str(report.write_json(out / "chunk-eval.json", extra))]
         if not no_plot:
             written.append(str(plot_chunk_report(report, out / "chunk-eval.png")))
         if as_json:
-            console.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+            data_out = {**report.to_dict(), **(extra or {})}
+            console.print_json(json.dumps(data_out, ensure_ascii=False))
         else:
             _print_table(report)
+            if compared:
+                _print_comparisons(report, str(against), compared)
         err_console.print(f"wrote {' and '.join(written)}", highlight=False)
 
 
@@ -166,6 +184,46 @@ def _print_table(report: ChunkEvalReport) -> None:
         )
     for name, why in report.skipped.items():
         table.add_row(name, *(["-"] * 6), "skipped:", why, "", "")
+    console.print(table, width=max(console.width, 150))
+
+
+def _comparisons(report: ChunkEvalReport, against: str | None) -> dict[str, dict[str, dict]]:
+    """Every other chunker minus ``against``: recall and IoU at the budget (plain data)."""
+    out: dict[str, dict[str, dict]] = {}
+    if against not in report.results:
+        return out
+    for name in report.results:
+        if name == against:
+            continue
+        out[name] = {
+            metric: {**asdict(d), "verdict": d.verdict}
+            for metric, d in report.compare(name, against).items()
+        }
+    return out
+
+
+def _print_comparisons(
+    report: ChunkEvalReport, against: str, compared: dict[str, dict[str, dict]]
+) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"minus {against}, at {report.budget} retrieved tokens",
+        caption="mean difference over the questions [paired bootstrap 95% interval]; "
+        "better / worse: the interval excludes 0, tie: it does not",
+    )
+    table.add_column("chunker", style="bold", no_wrap=True)
+    for head in ("recall", "", "IoU", ""):
+        table.add_column(head, justify="right")
+    for name, diffs in compared.items():
+        cells = []
+        for metric, digits in (("recall", 3), ("iou", 4)):
+            d = diffs[metric]
+            colour = {"better": "green", "worse": "red"}.get(d["verdict"], "")
+            text = f"{d['mean']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}]"
+            cells += [escape(text), f"[{colour}]{d['verdict']}[/]" if colour else d["verdict"]]
+        table.add_row(name, *cells)
     console.print(table, width=max(console.width, 150))
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from helpers import REPO_ROOT
 
@@ -142,5 +143,23 @@ def test_a_real_run_ranks_and_scores(minilm_encoder: Any, tmp_path: Path) -> Non
     assert huge.at_k["recall"] > small.at_k["recall"] and huge.at_k["iou"] < small.at_k["iou"]
     # at an equal budget the small chunks read the more relevant text
     assert small.at_budget["iou"] > huge.at_budget["iou"]
+    # per-question scores: one per question, in report order, whose means are the table's
+    assert report.query_ids == list(data.queries)
+    for r in (small, huge):
+        for at in ("at_k", "at_budget"):
+            for metric, values in r.per_query[at].items():
+                assert len(values) == len(data.queries)
+                assert np.isclose(np.mean(values), getattr(r, at)[metric])
+    # the paired comparison is the difference of those per-question scores
+    d = report.compare("fixed:max_tokens=100", "fixed:max_tokens=2000")
+    assert np.isclose(d["iou"].mean, small.at_budget["iou"] - huge.at_budget["iou"])
+    assert d["iou"].verdict == "better"
+    same = report.compare("fixed:max_tokens=100", "fixed:max_tokens=100", at="at_k")
+    assert same["recall"].low == same["recall"].high == 0.0
+    with pytest.raises(KeyError, match="fixed:max_tokens=7"):
+        report.compare("fixed:max_tokens=7", "fixed:max_tokens=100")
     path = report.write_json(tmp_path / "r.json")
-    assert json.loads(path.read_text("utf-8"))["results"]["fixed:max_tokens=100"]["n_chunks"] > 50
+    saved = json.loads(path.read_text("utf-8"))
+    assert saved["results"]["fixed:max_tokens=100"]["n_chunks"] > 50
+    assert saved["query_ids"] == report.query_ids
+    assert len(saved["results"]["fixed:max_tokens=100"]["per_query"]["at_budget"]["iou"]) == 30
