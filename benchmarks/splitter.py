@@ -94,7 +94,7 @@ def main() -> None:
         encode_queries = encode_documents
 
     recorder = Recorder()
-    SemanticChunker(recorder, max_tokens=256).split_texts(texts)
+    SemanticChunker(recorder, breakpoint_rule="percentile", max_tokens=256).split_texts(texts)
     windows = recorder.texts
 
     class Timed:
@@ -113,7 +113,9 @@ def main() -> None:
         encode_queries = encode_documents
 
     timed = Timed()
-    ours_chunker = SemanticChunker(timed, max_tokens=256, tokenizer=encoder.tokenizer)
+    ours_chunker = SemanticChunker(
+        timed, breakpoint_rule="percentile", max_tokens=256, tokenizer=encoder.tokenizer
+    )
     lc = LCSemanticChunker(LCMiniLM(), breakpoint_threshold_type="percentile")
     li = SemanticSplitterNodeParser.from_defaults(embed_model=LIMiniLM(embed_batch_size=bs))
     li_docs = [LIDocument(text=t) for t in texts]

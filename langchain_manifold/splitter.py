@@ -26,8 +26,10 @@ class SemanticTextSplitter(TextSplitter):
         embeddings: a LangChain ``Embeddings``, a model name or folder for
             sentence-transformers, a manifold ``Encoder``, or ``None`` for
             ``Qwen/Qwen3-Embedding-0.6B``.
-        breakpoint_rule, threshold, buffer_size, min_tokens, max_tokens, tokenizer,
-            sentence_splitter, batch_size: see :class:`manifold_core.chunking.SemanticChunker`.
+        breakpoint_rule, threshold, buffer_size, min_tokens, max_tokens, overlap_tokens,
+            tokenizer, sentence_splitter, batch_size: see
+            :class:`manifold_core.chunking.SemanticChunker` (default: the ``size`` rule,
+            300-token chunks each carrying 150 tokens of the one before).
         add_start_index: put the chunk's character offset in ``metadata["start_index"]``.
         add_chunk_metadata: also put ``end_index``, ``token_count`` and
             ``boundary_similarity`` in the metadata.
@@ -38,11 +40,12 @@ class SemanticTextSplitter(TextSplitter):
         self,
         embeddings: Any = None,
         *,
-        breakpoint_rule: BreakpointRule = "percentile",
+        breakpoint_rule: BreakpointRule = "size",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,
         max_tokens: int | None = None,
+        overlap_tokens: int | None = None,
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
         batch_size: int = 1024,
@@ -57,13 +60,14 @@ class SemanticTextSplitter(TextSplitter):
             buffer_size=buffer_size,
             min_tokens=min_tokens,
             max_tokens=max_tokens,
+            overlap_tokens=overlap_tokens,
             tokenizer=tokenizer,
             sentence_splitter=sentence_splitter,
             batch_size=batch_size,
         )
         super().__init__(
             chunk_size=self.chunker.max_tokens,
-            chunk_overlap=0,
+            chunk_overlap=self.chunker.overlap_tokens,
             length_function=lambda text: self.chunker.tokenizer.count([text])[0],
             add_start_index=add_start_index,
         )

@@ -29,14 +29,20 @@ class SemanticTextSplitter(NodeParser):
     Build it with :meth:`from_defaults`; ``embed_model`` takes a LlamaIndex
     ``BaseEmbedding``, a model name or folder, a manifold ``Encoder``, or ``None`` for
     ``Qwen/Qwen3-Embedding-0.6B``. The other fields are those of
-    :class:`manifold_core.chunking.SemanticChunker`.
+    :class:`manifold_core.chunking.SemanticChunker` (default: the ``size`` rule, 300-token
+    chunks each carrying 150 tokens of the one before).
     """
 
-    breakpoint_rule: str = Field(default="percentile", description="How gaps become cuts.")
+    breakpoint_rule: str = Field(default="size", description="How gaps become cuts.")
     threshold: float | None = Field(default=None, description="The rule's threshold.")
     buffer_size: int = Field(default=0, ge=0, description="Units on each side of a gap.")
     min_tokens: int = Field(default=0, ge=0, description="Merge chunks smaller than this.")
     max_tokens: int | None = Field(default=None, description="Hard token limit per chunk.")
+    overlap_tokens: int | None = Field(
+        default=None,
+        description="Tokens of whole sentences each chunk carries from the one before "
+        "(None: half a chunk for the size rule, else 0).",
+    )
     batch_size: int = Field(default=1024, ge=2, description="Windows per embedding call.")
     add_chunk_metadata: bool = Field(
         default=False, description="Add token_count and boundary_similarity to node metadata."
@@ -61,21 +67,24 @@ class SemanticTextSplitter(NodeParser):
             buffer_size=self.buffer_size,
             min_tokens=self.min_tokens,
             max_tokens=self.max_tokens,
+            overlap_tokens=self.overlap_tokens,
             tokenizer=tokenizer,
             sentence_splitter=sentence_splitter,
             batch_size=self.batch_size,
         )
         self.max_tokens = self._chunker.max_tokens
+        self.overlap_tokens = self._chunker.overlap_tokens
 
     @classmethod
     def from_defaults(
         cls,
         embed_model: Any = None,
-        breakpoint_rule: BreakpointRule = "percentile",
+        breakpoint_rule: BreakpointRule = "size",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,
         max_tokens: int | None = None,
+        overlap_tokens: int | None = None,
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
         batch_size: int = 1024,
@@ -94,6 +103,7 @@ class SemanticTextSplitter(NodeParser):
             buffer_size=buffer_size,
             min_tokens=min_tokens,
             max_tokens=max_tokens,
+            overlap_tokens=overlap_tokens,
             batch_size=batch_size,
             include_metadata=include_metadata,
             include_prev_next_rel=include_prev_next_rel,

@@ -70,7 +70,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "number_of_chunks": 4,  # cut the 3 lowest gaps
 }
 DEFAULT_MAX_TOKENS = 512
-DEFAULT_SIZE_MAX_TOKENS = 200  # the size rule's cap (measured: docs/benchmarks.md)
+DEFAULT_SIZE_MAX_TOKENS = 300
+"""The ``size`` rule's chunk size: 150 tokens of new text and 150 carried from the chunk
+before (measured: docs/benchmarks.md, "Default splitter")."""
 
 _CLAUSE_END = re.compile(r"[，,；;：:、]+[\s]*|[\s]+(?=[-–—(])")
 
@@ -121,14 +123,14 @@ class SemanticChunker:
             ``Qwen/Qwen3-Embedding-0.6B``.
         breakpoint_rule: how gaps become cuts. With ``threshold`` ``t``:
 
-            - ``size``: the cheapest segmentation under ``max_tokens`` where
-              each chunk costs ``t`` and each cut the similarity at its gap
-              (:func:`size_segments`); few chunks near the cap, cut at the weakest gaps.
-              Opt-in: on the chunking measurement of ``docs/benchmarks.md`` it beats the seed's
-              ``percentile`` rule and LangChain's recursive splitter in English, but not
-              fixed 200-token windows, nor in Chinese.
+            - ``size`` (default): the cheapest segmentation under ``max_tokens -
+              overlap_tokens`` where each chunk costs ``t`` and each cut the similarity at
+              its gap (:func:`size_segments`); few chunks near the cap, cut at the weakest
+              gaps, each carrying half a chunk of the one before. With its defaults (300
+              tokens, 150 overlap) it is the splitter measured best in
+              ``docs/benchmarks.md`` (recall and IoU at a token budget, English and Chinese).
             - ``percentile``: cut gaps whose similarity is in the lowest ``t`` fraction
-              (``0 <= t <= 1``; the seed's ``percentile_threshold``).
+              (``0 <= t <= 1``; the seed's ``percentile_threshold``, the default before).
             - ``stddev``: cut below ``mean - t * std`` (``t >= 0``).
             - ``interquartile``: cut below ``Q1 - t * IQR`` (``t >= 0``).
             - ``gradient``: cut the lowest ``t`` fraction of dips, a dip being a gap's
@@ -139,9 +141,10 @@ class SemanticChunker:
         threshold: see above; ``None`` takes :data:`DEFAULT_THRESHOLDS`.
         buffer_size: units on each side of a gap compared (``b`` gives windows of ``b+1``).
         min_tokens: chunks below this are merged into their more similar neighbour.
-        max_tokens: hard limit on a chunk's tokens. ``None`` uses the encoder's
-            ``max_seq_length`` when it has one, else 512; for the ``size`` rule, at most
-            :data:`DEFAULT_SIZE_MAX_TOKENS` (200).
+        max_tokens: hard limit on a chunk's tokens. ``None``: for the ``size`` rule
+            :data:`DEFAULT_SIZE_MAX_TOKENS` (300; at most twice the encoder's
+            ``max_seq_length``, so a chunk's new text fits the model); for the other rules
+            the encoder's ``max_seq_length`` when it has one, else 512.
         tokenizer: a :class:`Tokenizer` for counts; default the encoder's own tokenizer,
             else :class:`manifold_core.encoders.RegexTokenizer` (one token per CJK
             character, per word and per punctuation mark).
@@ -149,7 +152,8 @@ class SemanticChunker:
         overlap_tokens: each chunk but a document's first also starts with the last whole
             units of the chunk before it, up to this many tokens (:func:`overlap_starts`);
             the cuts are chosen under ``max_tokens - overlap_tokens``, so a chunk still
-            fits ``max_tokens``. ``0`` (default): chunks do not overlap.
+            fits ``max_tokens``. ``0``: chunks do not overlap. ``None`` (default): half of
+            ``max_tokens`` for the ``size`` rule, ``0`` for the others.
         batch_size: windows per embedding call; bounds memory on long documents.
 
     Raises:
@@ -160,7 +164,7 @@ class SemanticChunker:
         self,
         encoder: Any = None,
         *,
-        breakpoint_rule: BreakpointRule = "percentile",
+        breakpoint_rule: BreakpointRule = "size",
         threshold: float | None = None,
         buffer_size: int = 0,
         min_tokens: int = 0,
@@ -168,7 +172,7 @@ class SemanticChunker:
         tokenizer: Tokenizer | None = None,
         sentence_splitter: SentenceSplitter | None = None,
         batch_size: int = 1024,
-        overlap_tokens: int = 0,
+        overlap_tokens: int | None = None,
     ) -> None:
         if breakpoint_rule not in BREAKPOINT_RULES:
             raise ValueError(
@@ -193,15 +197,20 @@ class SemanticChunker:
         self.buffer_size = buffer_size
         self.min_tokens = min_tokens
         if max_tokens is None:
-            max_tokens = getattr(self.encoder, "max_seq_length", None) or DEFAULT_MAX_TOKENS
+            limit = getattr(self.encoder, "max_seq_length", None)
             if breakpoint_rule == "size":
-                max_tokens = min(max_tokens, DEFAULT_SIZE_MAX_TOKENS)
+                reads = 2 * limit if limit else DEFAULT_MAX_TOKENS
+                max_tokens = min(DEFAULT_SIZE_MAX_TOKENS, reads)
+            else:
+                max_tokens = limit or DEFAULT_MAX_TOKENS
             if min_tokens > max_tokens:
                 raise ValueError(
                     f"min_tokens ({min_tokens}) exceeds the encoder's limit ({max_tokens}); "
                     "lower min_tokens or pass max_tokens"
                 )
         self.max_tokens = int(max_tokens)
+        if overlap_tokens is None:
+            overlap_tokens = self.max_tokens // 2 if breakpoint_rule == "size" else 0
         if (
             isinstance(overlap_tokens, bool)
             or not isinstance(overlap_tokens, int)

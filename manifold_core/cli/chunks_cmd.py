@@ -201,11 +201,11 @@ def chunks(
         typer.Option(
             "--rule",
             "-r",
-            help="Breakpoint rule: percentile (default), size (fewest chunks under "
-            "--max-tokens, cut at the weakest gaps), stddev, interquartile, gradient, "
-            "absolute or number_of_chunks.",
+            help="Breakpoint rule: size (default: fewest chunks under --max-tokens minus "
+            "the overlap, cut at the weakest gaps), percentile (the seed's), stddev, "
+            "interquartile, gradient, absolute or number_of_chunks.",
         ),
-    ] = "percentile",
+    ] = "size",
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -224,7 +224,18 @@ def chunks(
     ] = 0,
     max_tokens: Annotated[
         int | None,
-        typer.Option("--max-tokens", help="Hard limit per chunk (default: the model's limit)."),
+        typer.Option(
+            "--max-tokens",
+            help="Hard limit per chunk (default: 300 for the size rule, else the model's limit).",
+        ),
+    ] = None,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            "--overlap",
+            help="Tokens of whole sentences each chunk repeats from the one before "
+            "(default: half a chunk for the size rule, else 0).",
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
@@ -283,6 +294,7 @@ def chunks(
             buffer_size=buffer_size,
             min_tokens=min_tokens,
             max_tokens=max_tokens,
+            overlap_tokens=overlap,
         )
         profile = chunking_profile(chunker, text)
         name = "stdin" if file == "-" else file

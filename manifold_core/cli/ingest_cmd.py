@@ -138,7 +138,7 @@ def ingest(
             "--rule",
             help=(
                 "Breakpoint rule: size, percentile, stddev, interquartile, gradient, "
-                "absolute or number_of_chunks. Default percentile."
+                "absolute or number_of_chunks. Default: the index's, else size."
             ),
             show_default=False,
         ),
@@ -161,7 +161,8 @@ def ingest(
         int | None,
         typer.Option(
             "--max-tokens",
-            help="Hard limit per chunk. Default: the model's input limit.",
+            help="Hard limit per chunk. Default: 300 for the size rule, else the model's "
+            "input limit.",
             show_default=False,
         ),
     ] = None,
@@ -177,7 +178,9 @@ def ingest(
         int | None,
         typer.Option(
             "--overlap",
-            help="--chunker fixed: tokens shared by consecutive windows. Default 0.",
+            help="Tokens shared by consecutive chunks (fixed windows; for semantic chunks "
+            "the last whole sentences of the chunk before). Default: half a chunk for the "
+            "size rule, else 0.",
             show_default=False,
         ),
     ] = None,
@@ -312,7 +315,11 @@ def _how(c: Any) -> str:
         return f"fixed windows of {limit} tokens, overlap {c.overlap}"
     threshold = "default" if c.threshold is None else f"{c.threshold:g}"
     limit = "model limit" if c.max_tokens is None else str(c.max_tokens)
-    return f"{c.breakpoint_rule} {threshold}, buffer {c.buffer_size}, {c.min_tokens}-{limit} tokens"
+    overlap = "default" if c.overlap is None else str(c.overlap)
+    return (
+        f"{c.breakpoint_rule} {threshold}, buffer {c.buffer_size}, {c.min_tokens}-{limit} "
+        f"tokens, overlap {overlap}"
+    )
 
 
 def _print_skipped(report: Any) -> None:

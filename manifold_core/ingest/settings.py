@@ -37,17 +37,20 @@ class ChunkerSettings:
     fast choice); ``kind="none"`` keeps every document whole (one chunk each; a document
     longer than the model reads is refused, or cut with ``truncate`` in
     :func:`~manifold_core.ingest.run.run_ingest`). ``threshold=None`` and
-    ``max_tokens=None`` mean the chunker's defaults (the rule's default threshold; the
-    model's input limit).
+    ``max_tokens=None`` and ``overlap=None`` mean the chunker's defaults (the rule's
+    default threshold; 300 tokens with 150 carried over for the ``size`` rule, the model's
+    input limit without overlap for the others; fixed windows: the model's limit, no
+    overlap). ``overlap`` is the fixed windows' ``overlap`` or the semantic chunker's
+    ``overlap_tokens``.
     """
 
     kind: str = "semantic"
-    breakpoint_rule: str = "percentile"
+    breakpoint_rule: str = "size"
     threshold: float | None = None
     buffer_size: int = 0
     min_tokens: int = 0
     max_tokens: int | None = None
-    overlap: int = 0
+    overlap: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in CHUNKER_KINDS:
@@ -64,7 +67,8 @@ class ChunkerSettings:
     def merged(cls, previous: Mapping[str, Any] | None, **given: Any) -> ChunkerSettings:
         """Settings ``given`` (``None`` values skipped) over ``previous`` over defaults.
 
-        Changing the rule without a threshold drops the previous rule's threshold.
+        Changing the rule drops what the previous rule resolved (its threshold, chunk size
+        and overlap) unless they are given too.
         """
         base = {k: v for k, v in (previous or {}).items() if k in cls.__dataclass_fields__}
         chosen = {k: v for k, v in given.items() if v is not None}
@@ -72,8 +76,10 @@ class ChunkerSettings:
         if unknown:
             raise TypeError(f"unknown chunker settings: {sorted(unknown)}")
         rule = chosen.get("breakpoint_rule")
-        if rule is not None and rule != base.get("breakpoint_rule") and "threshold" not in chosen:
-            base.pop("threshold", None)
+        if rule is not None and rule != base.get("breakpoint_rule"):
+            for resolved in ("threshold", "max_tokens", "overlap"):
+                if resolved not in chosen:
+                    base.pop(resolved, None)
         return cls(**{**base, **chosen})
 
     def validate(self) -> None:
@@ -85,7 +91,7 @@ class ChunkerSettings:
         if self.kind == "none":
             return
         stub = CallableEncoder(lambda texts: np.zeros((len(texts), 1), dtype=np.float32))
-        floor = max(self.min_tokens, self.overlap + 1, 1)
+        floor = max(self.min_tokens, (self.overlap or 0) + 1, 1)
         limit = self.max_tokens if self.max_tokens is not None else floor
         replace(self, max_tokens=limit).build(stub)
 
@@ -98,7 +104,7 @@ class ChunkerSettings:
             return None
         if self.kind == "fixed":
             limit = self.max_tokens or model_token_limit(encoder)
-            return FixedTokenChunker(tokenizer_for(encoder), limit, self.overlap)
+            return FixedTokenChunker(tokenizer_for(encoder), limit, self.overlap or 0)
         return SemanticChunker(
             encoder,
             breakpoint_rule=self.breakpoint_rule,  # type: ignore[arg-type]
@@ -106,6 +112,7 @@ class ChunkerSettings:
             buffer_size=self.buffer_size,
             min_tokens=self.min_tokens,
             max_tokens=self.max_tokens,
+            overlap_tokens=self.overlap,
             batch_size=batch_size,
         )
 
@@ -114,7 +121,9 @@ class ChunkerSettings:
         if chunker is None:
             return ChunkerSettings(kind="none")
         if self.kind == "fixed":
-            return ChunkerSettings("fixed", max_tokens=chunker.max_tokens, overlap=self.overlap)
+            return ChunkerSettings(
+                "fixed", max_tokens=chunker.max_tokens, overlap=self.overlap or 0
+            )
         return ChunkerSettings(
             "semantic",
             chunker.breakpoint_rule,
@@ -122,6 +131,7 @@ class ChunkerSettings:
             chunker.buffer_size,
             chunker.min_tokens,
             chunker.max_tokens,
+            chunker.overlap_tokens,
         )
 
     @classmethod

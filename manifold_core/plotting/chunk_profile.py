@@ -127,8 +127,10 @@ def chunking_profile(chunker: SemanticChunker, text: str) -> ChunkingProfile:
     finally:
         chunker.encoder = original
     sims = np.asarray(sims, dtype=float)
-    first_unit = {start: i for i, (start, _end) in enumerate(units)}
-    boundaries = [first_unit[c.start] - 1 for c in chunks[1:]]
+    # the cut after a chunk is the gap after its last unit (with overlap the next chunk
+    # starts earlier, on carried sentences, but its new text starts there)
+    last_unit = {end: i for i, (_start, end) in enumerate(units)}
+    boundaries = [last_unit[c.end] for c in chunks[:-1]]
     if chunker.breakpoint_rule == "size":  # its cuts are the chunk boundaries
         rule_cuts = list(boundaries)
     else:

@@ -16,6 +16,8 @@ from manifold_core.cli import app
 from manifold_core.plotting import similarity_cutoff
 
 ZH_MODEL = "pkg:multilingual-use"
+SEED = ("--rule", "percentile")
+"""The seed's rule, which cuts these short three-topic texts at their topics."""
 
 
 def _invoke(*args: str, columns: int = 200) -> Any:
@@ -40,7 +42,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_json_cuts_at_the_topic_changes(zh_file: tuple[Path, list[int]]) -> None:
     path, starts = zh_file
-    result = _invoke(str(path), "--model", ZH_MODEL, "--json")
+    result = _invoke(str(path), "--model", ZH_MODEL, "--json", *SEED)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     text = path.read_text(encoding="utf-8")
@@ -65,7 +67,7 @@ def test_table_shows_each_chunk_with_its_boundary_similarity(
     zh_file: tuple[Path, list[int]],
 ) -> None:
     path, _ = zh_file
-    result = _invoke(str(path), "-m", ZH_MODEL)
+    result = _invoke(str(path), "-m", ZH_MODEL, *SEED)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "3 chunks" in out
@@ -102,7 +104,7 @@ def test_plot_with_json_keeps_stdout_pure_json(
 
 def test_size_limit_cuts_are_told_apart(zh_file: tuple[Path, list[int]]) -> None:
     path, starts = zh_file
-    result = _invoke(str(path), "-m", ZH_MODEL, "--max-tokens", "60", "--json")
+    result = _invoke(str(path), "-m", ZH_MODEL, "--max-tokens", "60", "--json", *SEED)
     assert result.exit_code == 0, result.output
     chunks = json.loads(result.stdout)["chunks"]
     assert all(c["tokens"] <= 60 for c in chunks)
@@ -127,19 +129,40 @@ def test_other_rules_find_the_topics_too(
 
 
 @pytest.mark.slow
-def test_english_with_the_default_rule(tmp_path: Path) -> None:
+def test_english_with_the_seed_rule(tmp_path: Path) -> None:
     text, starts = joined(EN_TOPICS, " ")
+    path = tmp_path / "en.txt"
+    path.write_text(text, encoding="utf-8")
+    result = _invoke(str(path), "-m", "pkg:all-MiniLM-L6-v2", "--json", *SEED)
+    assert result.exit_code == 0, result.output
+    assert [c["start"] for c in json.loads(result.stdout)["chunks"][1:]] == starts
+
+
+@pytest.mark.slow
+def test_the_default_shows_the_splitters_default_chunks(tmp_path: Path) -> None:
+    from manifold_core.chunking import SemanticChunker
+    from manifold_core.encoders import resolve_encoder
+
+    text = " ".join(EN_TOPICS * 3)
     path = tmp_path / "en.txt"
     path.write_text(text, encoding="utf-8")
     result = _invoke(str(path), "-m", "pkg:all-MiniLM-L6-v2", "--json")
     assert result.exit_code == 0, result.output
-    assert [c["start"] for c in json.loads(result.stdout)["chunks"][1:]] == starts
+    data = json.loads(result.stdout)
+    expected = SemanticChunker(resolve_encoder("pkg:all-MiniLM-L6-v2")).split_text(text)
+    assert data["rule"] == "size"
+    assert [(c["start"], c["end"]) for c in data["chunks"]] == [(c.start, c.end) for c in expected]
+    # overlapping chunks: each cut is the gap after the previous chunk's last sentence
+    cut_offsets = [g["offset"] for g in data["gaps"] if g["cut"]]
+    assert len(expected) > 1 and cut_offsets == [
+        min(u for u in (g["offset"] for g in data["gaps"]) if u >= c.end) for c in expected[:-1]
+    ]
 
 
 def test_stdin_is_read_with_a_dash() -> None:
     text, starts = joined(ZH_TOPICS)
     result = CliRunner().invoke(
-        app, ["chunks", "-", "-m", ZH_MODEL, "--json"], input=text.encode("utf-8")
+        app, ["chunks", "-", "-m", ZH_MODEL, "--json", *SEED], input=text.encode("utf-8")
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -188,7 +211,7 @@ def test_binary_file(tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--rule", "median"], "--rule must be one of"),
-        (["--threshold", "20"], "fraction in [0, 1]"),
+        (["--threshold", "20", *SEED], "fraction in [0, 1]"),
         (["-r", "number_of_chunks", "-t", "2.5"], "whole number"),
         (["--buffer-size", "-1"], "buffer_size"),
         (["--min-tokens", "100", "--max-tokens", "50"], "min_tokens"),

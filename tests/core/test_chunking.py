@@ -14,8 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from topics import EN_TOPICS, ZH_TOPICS, joined
 
-from manifold_core.chunking import SemanticChunker, _breakpoints
+from manifold_core import chunking
+from manifold_core.chunking import _breakpoints
 from manifold_core.encoders import CallableEncoder, RegexTokenizer, normalize_rows
+
+
+def SemanticChunker(encoder: Any = None, **kwargs: Any) -> chunking.SemanticChunker:
+    """The chunker with the seed's ``percentile`` rule unless told otherwise.
+
+    These tests pin the rule-driven cuts, packing and overlap of the seed's algorithm (the
+    default before the ``size`` rule); the default's own tests are in test_size_rule.py.
+    """
+    kwargs.setdefault("breakpoint_rule", "percentile")
+    return chunking.SemanticChunker(encoder, **kwargs)
 
 
 class HashEncoder:
@@ -39,20 +50,27 @@ class HashEncoder:
     encode_queries = encode_documents
 
 
-def check_chunks(text: str, chunks: list[Any], chunker: SemanticChunker) -> None:
-    """The invariants every chunking must satisfy."""
-    last_end = 0
+def check_chunks(text: str, chunks: list[Any], chunker: chunking.SemanticChunker) -> None:
+    """The invariants every chunking must satisfy (chunks overlap only by ``overlap_tokens``)."""
+    last_start, last_end = -1, 0
     covered: set[int] = set()
     for i, c in enumerate(chunks):
         assert c.text == text[c.start : c.end]
         assert c.text == c.text.strip() and c.text
-        assert last_end <= c.start < c.end
+        if chunker.overlap_tokens == 0:
+            assert last_end <= c.start < c.end
+        else:  # each chunk moves on; what it repeats of the one before fits the overlap
+            assert last_start < c.start < c.end and last_end < c.end
+            if c.start < last_end:
+                assert chunker.tokenizer.count([text[c.start : last_end]])[0] <= (
+                    chunker.overlap_tokens
+                )
         assert c.index == i
         assert c.token_count == chunker.tokenizer.count([c.text])[0]
         assert c.token_count <= chunker.max_tokens
         assert (c.boundary_similarity is None) == (i == 0)
         covered.update(range(c.start, c.end))
-        last_end = c.end
+        last_start, last_end = c.start, c.end
     assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
 
 
@@ -335,9 +353,13 @@ def test_tokens_are_counted_with_the_encoders_own_tokenizer(minilm_encoder: Any)
     expected = len(minilm_encoder.model.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert chunker.split_text(text)[0].token_count == expected
     assert chunker.max_tokens == minilm_encoder.model.max_seq_length
-    # the size rule caps at 200 when the model reads more
-    assert SemanticChunker(minilm_encoder, breakpoint_rule="size").max_tokens == min(
-        200, chunker.max_tokens
+    # the size rule (the default) takes 300 tokens, half of them carried over: its new text
+    # (150) fits the model's 256
+    default = chunking.SemanticChunker(minilm_encoder)
+    assert (default.breakpoint_rule, default.max_tokens, default.overlap_tokens) == (
+        "size",
+        300,
+        150,
     )
 
 
@@ -422,7 +444,9 @@ def test_overlap_carries_the_last_sentences_and_keeps_the_cuts_of_the_smaller_ca
     text = " ".join(f"Sentence number {i} is here." for i in range(40))  # 6 tokens each
     tok = RegexTokenizer()
     same = CallableEncoder(lambda texts: np.ones((len(texts), 4)) / 2.0)  # cut only by size
-    plain = SemanticChunker(same, breakpoint_rule="size", max_tokens=36, tokenizer=tok)
+    plain = SemanticChunker(
+        same, breakpoint_rule="size", max_tokens=36, overlap_tokens=0, tokenizer=tok
+    )
     over = SemanticChunker(
         same, breakpoint_rule="size", max_tokens=50, overlap_tokens=14, tokenizer=tok
     )

@@ -108,14 +108,34 @@ class _Constant:
     encode_queries = encode_documents
 
 
-def test_the_chunker_default_cap_is_the_smaller_of_200_and_the_model_limit() -> None:
-    chunker = SemanticChunker(_Constant(), breakpoint_rule="size", tokenizer=RegexTokenizer())
-    assert chunker.max_tokens == DEFAULT_SIZE_MAX_TOKENS
+def test_the_default_is_the_size_rule_at_300_tokens_half_carried_over() -> None:
+    chunker = SemanticChunker(_Constant(), tokenizer=RegexTokenizer())
+    assert chunker.breakpoint_rule == "size"
+    assert chunker.max_tokens == DEFAULT_SIZE_MAX_TOKENS == 300
+    assert chunker.overlap_tokens == DEFAULT_SIZE_MAX_TOKENS // 2
     text = " ".join(f"Sentence number {i} is here." for i in range(200))
     chunks = chunker.split_text(text)
     assert all(c.token_count <= DEFAULT_SIZE_MAX_TOKENS for c in chunks)
-    # uniform similarity: as few chunks as the cap allows (6 tokens a sentence)
-    assert len(chunks) == -(-200 // (DEFAULT_SIZE_MAX_TOKENS // 6))
+    # uniform similarity: as few chunks as the cuts' cap (300 - 150) allows, 6 tokens a
+    # sentence, each chunk after the first repeating the end of the one before: up to 150
+    # tokens of whole sentences, never the whole chunk (25 sentences here, so 24)
+    assert len(chunks) == -(-200 // (150 // 6))
+    for prev, c in itertools.pairwise(chunks):
+        assert c.start < prev.end and text[c.start : prev.end].count(".") == 150 // 6 - 1
+    # another rule: no overlap, the model's limit (512 without one)
+    seed = SemanticChunker(_Constant(), breakpoint_rule="percentile", tokenizer=RegexTokenizer())
+    assert (seed.max_tokens, seed.overlap_tokens) == (512, 0)
+    # an explicit size: half of it is carried over, unless overlap_tokens says otherwise
+    assert SemanticChunker(_Constant(), max_tokens=80).overlap_tokens == 40
+    assert SemanticChunker(_Constant(), max_tokens=80, overlap_tokens=0).overlap_tokens == 0
+
+
+def test_the_default_size_keeps_a_chunks_new_text_within_the_models_limit() -> None:
+    class Short(_Constant):
+        max_seq_length = 64
+
+    chunker = SemanticChunker(Short(), tokenizer=RegexTokenizer())
+    assert (chunker.max_tokens, chunker.overlap_tokens) == (128, 64)
 
 
 # --------------------------------------------------------------------- sentence overlap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -12,6 +13,9 @@ from topics import EN_TOPICS, ZH_TOPICS, joined
 from langchain_manifold import SemanticTextSplitter
 from manifold_core.chunking import SemanticChunker
 
+SEED: dict[str, Any] = {"breakpoint_rule": "percentile"}
+"""The seed's rule, which cuts these short three-topic texts at their topics."""
+
 
 @pytest.fixture(scope="module")
 def en_text() -> str:
@@ -19,9 +23,9 @@ def en_text() -> str:
 
 
 def test_is_a_text_splitter_giving_the_core_chunks(minilm_encoder: Any, en_text: str) -> None:
-    splitter = SemanticTextSplitter(minilm_encoder)
+    splitter = SemanticTextSplitter(minilm_encoder, **SEED)
     assert isinstance(splitter, TextSplitter)
-    core = SemanticChunker(minilm_encoder).split_text(en_text)
+    core = SemanticChunker(minilm_encoder, **SEED).split_text(en_text)
     assert splitter.split_text(en_text) == [c.text for c in core]
     assert len(core) == 3
 
@@ -49,7 +53,7 @@ def test_create_documents_keeps_metadata_and_true_offsets(minilm_encoder: Any) -
 
 
 def test_split_and_transform_documents(minilm_encoder: Any, en_text: str) -> None:
-    splitter = SemanticTextSplitter(minilm_encoder, add_start_index=True)
+    splitter = SemanticTextSplitter(minilm_encoder, add_start_index=True, **SEED)
     inputs = [
         Document(page_content=en_text, metadata={"id": 1}),
         Document(page_content="Short one.", metadata={"id": 2}),
@@ -78,19 +82,20 @@ def test_accepts_langchain_embeddings(minilm_model: Any, en_text: str, minilm_en
         def embed_query(self, text: str) -> list[float]:
             return minilm_model.encode([text])[0].tolist()
 
-    splitter = SemanticTextSplitter(MiniLM(), max_tokens=256)
+    splitter = SemanticTextSplitter(MiniLM(), max_tokens=256, **SEED)
     assert splitter.split_text(en_text) == SemanticTextSplitter(
-        minilm_encoder, max_tokens=256
+        minilm_encoder, max_tokens=256, **SEED
     ).split_text(en_text)
 
 
 def test_accepts_a_model_folder(minilm_path: str, en_text: str) -> None:
-    assert len(SemanticTextSplitter(minilm_path).split_text(en_text)) == 3
+    assert len(SemanticTextSplitter(minilm_path, **SEED).split_text(en_text)) == 3
 
 
 def test_chinese(use_encoder: Any) -> None:
     text, starts = joined(ZH_TOPICS)
-    docs = SemanticTextSplitter(use_encoder, add_start_index=True).create_documents([text])
+    splitter = SemanticTextSplitter(use_encoder, add_start_index=True, **SEED)
+    docs = splitter.create_documents([text])
     assert [d.metadata["start_index"] for d in docs[1:]] == starts
 
 
@@ -100,6 +105,22 @@ def test_bad_input(minilm_encoder: Any) -> None:
     with pytest.raises(TypeError, match="NoneType"):
         splitter.split_text(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="threshold"):
-        SemanticTextSplitter(minilm_encoder, threshold=7)
+        SemanticTextSplitter(minilm_encoder, threshold=7, **SEED)
     with pytest.raises(ValueError, match="metadatas"):
         splitter.create_documents(["a", "b"], metadatas=[{}])
+
+
+def test_the_default_is_the_cores_size_rule_with_half_a_chunk_carried_over(
+    minilm_encoder: Any,
+) -> None:
+    text = " ".join(EN_TOPICS * 3)
+    splitter = SemanticTextSplitter(minilm_encoder, add_start_index=True)
+    core = SemanticChunker(minilm_encoder)
+    assert (splitter.chunker.breakpoint_rule, splitter.chunker.max_tokens) == ("size", 300)
+    assert splitter._chunk_overlap == splitter.chunker.overlap_tokens == 150
+    chunks = core.split_text(text)
+    docs = splitter.create_documents([text])
+    assert [d.page_content for d in docs] == [c.text for c in chunks] and len(docs) > 1
+    assert [d.metadata["start_index"] for d in docs] == [c.start for c in chunks]
+    # consecutive chunks share whole sentences
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -14,6 +15,9 @@ from topics import EN_TOPICS, ZH_TOPICS, joined
 from llamaindex_manifold import SemanticTextSplitter
 from manifold_core.chunking import SemanticChunker
 
+SEED: dict[str, Any] = {"breakpoint_rule": "percentile"}
+"""The seed's rule, which cuts these short three-topic texts at their topics."""
+
 
 @pytest.fixture(scope="module")
 def en_text() -> str:
@@ -23,11 +27,11 @@ def en_text() -> str:
 def test_nodes_match_the_core_with_offsets_relationships_and_metadata(
     minilm_encoder: Any, en_text: str
 ) -> None:
-    parser = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)
+    parser = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder, **SEED)
     assert isinstance(parser, NodeParser)
     doc = Document(text=en_text, metadata={"source": "topics.txt"})
     nodes = parser.get_nodes_from_documents([doc])
-    core = SemanticChunker(minilm_encoder).split_text(en_text)
+    core = SemanticChunker(minilm_encoder, **SEED).split_text(en_text)
     assert [n.get_content() for n in nodes] == [c.text for c in core]
     for i, (node, chunk) in enumerate(zip(nodes, core, strict=True)):
         assert isinstance(node, TextNode)
@@ -54,14 +58,14 @@ def test_offsets_stay_true_when_text_repeats(minilm_encoder: Any) -> None:
 
 def test_works_inside_an_ingestion_pipeline(minilm_encoder: Any, en_text: str) -> None:
     pipeline = IngestionPipeline(
-        transformations=[SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)]
+        transformations=[SemanticTextSplitter.from_defaults(embed_model=minilm_encoder, **SEED)]
     )
     nodes = pipeline.run(documents=[Document(text=en_text), Document(text="One line only.")])
     assert len(nodes) == 4
 
 
 async def test_async_path(minilm_encoder: Any, en_text: str) -> None:
-    parser = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)
+    parser = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder, **SEED)
     nodes = await parser.aget_nodes_from_documents([Document(text=en_text)])
     assert [n.get_content() for n in nodes] == parser.split_text(en_text)
     pipeline = IngestionPipeline(transformations=[parser])
@@ -91,14 +95,18 @@ def test_accepts_llamaindex_embedding(minilm_model: Any, en_text: str, minilm_en
         def _get_text_embedding(self, text: str) -> list[float]:
             return minilm_model.encode([text])[0].tolist()
 
-    parser = SemanticTextSplitter.from_defaults(embed_model=MiniLM(), max_tokens=256)
-    expected = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder, max_tokens=256)
+    parser = SemanticTextSplitter.from_defaults(embed_model=MiniLM(), max_tokens=256, **SEED)
+    expected = SemanticTextSplitter.from_defaults(
+        embed_model=minilm_encoder, max_tokens=256, **SEED
+    )
     assert parser.split_text(en_text) == expected.split_text(en_text)
 
 
 def test_chinese_and_chunk_metadata(use_encoder: Any) -> None:
     text, starts = joined(ZH_TOPICS)
-    parser = SemanticTextSplitter.from_defaults(embed_model=use_encoder, add_chunk_metadata=True)
+    parser = SemanticTextSplitter.from_defaults(
+        embed_model=use_encoder, add_chunk_metadata=True, **SEED
+    )
     nodes = parser.get_nodes_from_documents([Document(text=text)])
     assert [n.start_char_idx for n in nodes[1:]] == starts
     assert nodes[0].metadata["boundary_similarity"] is None
@@ -115,4 +123,18 @@ def test_bad_parameters(minilm_encoder: Any) -> None:
             [Document(text="  ")]
         )
         == []
+    )
+
+
+def test_the_default_is_the_cores_size_rule_with_half_a_chunk_carried_over(
+    minilm_encoder: Any,
+) -> None:
+    text = " ".join(EN_TOPICS * 3)
+    parser = SemanticTextSplitter.from_defaults(embed_model=minilm_encoder)
+    assert (parser.breakpoint_rule, parser.max_tokens, parser.overlap_tokens) == ("size", 300, 150)
+    chunks = SemanticChunker(minilm_encoder).split_text(text)
+    nodes = parser.get_nodes_from_documents([Document(text=text)])
+    assert [(n.start_char_idx, n.end_char_idx) for n in nodes] == [(c.start, c.end) for c in chunks]
+    assert len(nodes) > 1 and all(
+        b.start_char_idx < a.end_char_idx for a, b in itertools.pairwise(nodes)
     )
