@@ -186,8 +186,14 @@ def test_chunker_settings_merge_over_the_previous_ones() -> None:
     }
     merged = ChunkerSettings.merged(previous, min_tokens=10, threshold=None)
     assert merged == ChunkerSettings("semantic", "stddev", 1.5, 0, 10, 128)
-    # a new rule without a threshold takes the new rule's default, not the old number
+    # a new rule takes the new rule's defaults (threshold, size, overlap), not the old ones
     assert ChunkerSettings.merged(previous, breakpoint_rule="percentile").threshold is None
+    resized = ChunkerSettings.merged({**previous, "overlap": 0}, breakpoint_rule="size")
+    assert (resized.max_tokens, resized.overlap) == (None, None)
+    kept = ChunkerSettings.merged({**previous, "overlap": 0}, breakpoint_rule="size", max_tokens=90)
+    assert (kept.max_tokens, kept.overlap) == (90, None)
+    # the default: the size rule, its size and overlap left to the chunker (300 / 150)
+    assert ChunkerSettings() == ChunkerSettings("semantic", "size", None, 0, 0, None, None)
     with pytest.raises(ValueError, match="breakpoint rule must be one of"):
         ChunkerSettings(breakpoint_rule="nope")
     with pytest.raises(ValueError, match="chunker must be"):
@@ -197,7 +203,9 @@ def test_chunker_settings_merge_over_the_previous_ones() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"threshold": 3.0},
+        {"breakpoint_rule": "percentile", "threshold": 3.0},
+        {"threshold": -1.0},
+        {"max_tokens": 100, "overlap": 100},
         {"min_tokens": -1},
         {"min_tokens": 50, "max_tokens": 10},
         {"kind": "fixed", "max_tokens": 10, "overlap": 10},

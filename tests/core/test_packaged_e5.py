@@ -54,8 +54,10 @@ def test_token_counts_are_the_engine_s_and_bound_chunks(e5: Any) -> None:
 
     counts = e5.tokenizer.count(["", "hello world", PARAGRAPHS[0]])
     assert counts[0] == 0 and 1 <= counts[1] <= 3 and counts[2] > 10
-    chunker = SemanticChunker(e5)
+    chunker = SemanticChunker(e5, breakpoint_rule="percentile")
     assert chunker.max_tokens == e5.max_seq_length < 512  # what one window reads
+    # the default size rule: 300 tokens, its 150 new ones well within the model's limit
+    assert SemanticChunker(e5).max_tokens == 300 < e5.max_seq_length
 
 
 def test_adapters_use_the_same_prefixes(e5: Any) -> None:
