@@ -210,7 +210,7 @@ def _print_comparisons(
 
     table = Table(
         title=f"minus {against}, at {report.budget} retrieved tokens",
-        caption="mean difference over the questions [paired bootstrap 95% interval]; "
+        caption="mean difference over the questions, then its paired bootstrap 95% interval; "
         "better / worse: the interval excludes 0, tie: it does not",
     )
     table.add_column("chunker", style="bold", no_wrap=True)
