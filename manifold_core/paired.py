@@ -13,7 +13,7 @@ give the same interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
@@ -41,6 +41,10 @@ class PairedDifference:
         if self.high < 0:
             return "worse"
         return "tie"
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        """Plain data for JSON: the fields and the verdict."""
+        return {**asdict(self), "verdict": self.verdict}
 
     def text(self, digits: int = 3) -> str:
         """``+0.012 [-0.020, +0.045]``: the mean and the interval, signed."""

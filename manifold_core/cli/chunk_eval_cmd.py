@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +20,7 @@ from manifold_core.defaults import PKG_MINILM, PKG_MULTILINGUAL_USE
 
 if TYPE_CHECKING:
     from manifold_core.chunk_benchmark import ChunkEvalReport
+    from manifold_core.paired import PairedDifference
 
 
 @app.command("eval-chunks")
@@ -129,7 +129,8 @@ def eval_chunks_command(
             progress=progress,
         )
         compared = _comparisons(report, against)
-        extra = {"against": {"chunker": against, "differences": compared}} if compared else None
+        plain = {n: {m: d.to_dict() for m, d in ds.items()} for n, ds in compared.items()}
+        extra = {"against": {"chunker": against, "differences": plain}} if compared else None
         written = [str(report.write_json(out / "chunk-eval.json", extra))]
         if not no_plot:
             written.append(str(plot_chunk_report(report, out / "chunk-eval.png")))
@@ -187,23 +188,17 @@ def _print_table(report: ChunkEvalReport) -> None:
     console.print(table, width=max(console.width, 150))
 
 
-def _comparisons(report: ChunkEvalReport, against: str | None) -> dict[str, dict[str, dict]]:
-    """Every other chunker minus ``against``: recall and IoU at the budget (plain data)."""
-    out: dict[str, dict[str, dict]] = {}
+def _comparisons(
+    report: ChunkEvalReport, against: str | None
+) -> dict[str, dict[str, PairedDifference]]:
+    """Every other chunker minus ``against``: recall and IoU at the budget."""
     if against not in report.results:
-        return out
-    for name in report.results:
-        if name == against:
-            continue
-        out[name] = {
-            metric: {**asdict(d), "verdict": d.verdict}
-            for metric, d in report.compare(name, against).items()
-        }
-    return out
+        return {}
+    return {name: report.compare(name, against) for name in report.results if name != against}
 
 
 def _print_comparisons(
-    report: ChunkEvalReport, against: str, compared: dict[str, dict[str, dict]]
+    report: ChunkEvalReport, against: str, compared: dict[str, dict[str, PairedDifference]]
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -220,9 +215,8 @@ def _print_comparisons(
         cells = []
         for metric, digits in (("recall", 3), ("iou", 4)):
             d = diffs[metric]
-            colour = {"better": "green", "worse": "red"}.get(d["verdict"], "")
-            text = f"{d['mean']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}]"
-            cells += [escape(text), f"[{colour}]{d['verdict']}[/]" if colour else d["verdict"]]
+            colour = {"better": "green", "worse": "red"}.get(d.verdict, "")
+            cells += [escape(d.text(digits)), f"[{colour}]{d.verdict}[/]" if colour else d.verdict]
         table.add_row(name, *cells)
     console.print(table, width=max(console.width, 150))
 

@@ -13,35 +13,37 @@ asserted here on the ``test`` half, as measured there:
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from manifold_core.chunk_benchmark import ChunkingDataset, evaluate_chunkers, load_chunking_dataset
+from manifold_core.chunk_benchmark import evaluate_chunkers
 from manifold_core.encoders import resolve_encoder
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-BASELINES = [
-    "fixed:max_tokens=200",
-    "fixed:max_tokens=200,overlap=50",
-    "fixed:max_tokens=400",
-    "fixed:max_tokens=400,overlap=100",
-    "recursive:chunk_size=200",
-    "recursive:chunk_size=400",
-]
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 
 
-def _test_half(path: Path) -> ChunkingDataset:
-    full = load_chunking_dataset(path)
-    return full.only_queries(
-        q for q in full.queries if int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2 == 1
+def _bench() -> Any:
+    """benchmarks/chunk_default.py: its baselines and its dev / test halves of the questions."""
+    spec = importlib.util.spec_from_file_location(
+        "chunk_default", ROOT / "benchmarks" / "chunk_default.py"
     )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BENCH = _bench()
+BASELINES = list(BENCH.BASELINES)
 
 
 @pytest.mark.slow
 def test_english_default_dominates_fixed_and_recursive_splitters_at_a_budget() -> None:
-    data = _test_half(EXAMPLES / "chunking-en")
+    data = BENCH.load_half(str(EXAMPLES / "chunking-en"), "test")
     report = evaluate_chunkers(
         data, ["semantic", *BASELINES], resolve_encoder("pkg:all-MiniLM-L6-v2"), budget=1000
     )
@@ -55,7 +57,7 @@ def test_english_default_dominates_fixed_and_recursive_splitters_at_a_budget() -
 
 @pytest.mark.slow
 def test_chinese_default_wins_iou_and_ties_recall_at_a_budget() -> None:
-    data = _test_half(EXAMPLES / "chunking-zh")
+    data = BENCH.load_half(str(EXAMPLES / "chunking-zh"), "test")
     report = evaluate_chunkers(
         data, ["semantic", *BASELINES], resolve_encoder("pkg:multilingual-use"), budget=1000
     )
