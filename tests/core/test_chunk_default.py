@@ -13,31 +13,15 @@ asserted here on the ``test`` half, as measured there:
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from typing import Any
-
 import pytest
+from helpers import REPO_ROOT, load_benchmark
 
 from manifold_core.chunk_benchmark import evaluate_chunkers
 from manifold_core.encoders import resolve_encoder
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = REPO_ROOT / "examples"
 
-
-def _bench() -> Any:
-    """benchmarks/chunk_default.py: its baselines and its dev / test halves of the questions."""
-    spec = importlib.util.spec_from_file_location(
-        "chunk_default", ROOT / "benchmarks" / "chunk_default.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
+BENCH = load_benchmark("chunk_default")  # its baselines and dev / test question halves
 BASELINES = list(BENCH.BASELINES)
 
 

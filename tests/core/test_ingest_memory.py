@@ -8,28 +8,16 @@ peak RSS <= 250 MiB + 12 x the size of the text indexed (measured at 50 MB: sema
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "ingest_memory", ROOT / "benchmarks" / "ingest_memory.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_benchmark
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fixed", "none"])
 def test_peak_rss_of_a_large_file_is_bounded(tmp_path: Path, kind: str) -> None:
-    bench = _bench()
+    bench = load_benchmark("ingest_memory")
     path = tmp_path / "large.txt"
     bench.generate(path, 6.0)  # type: ignore[attr-defined]
     size_mib = path.stat().st_size / 2**20
