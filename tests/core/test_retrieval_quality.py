@@ -6,27 +6,17 @@ by `benchmarks/scifact_data.py`, shared with `benchmarks/retrieval.py --scifact`
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import load_benchmark
 
 from manifold_core.retrieval import HybridRetriever
 from manifold_core.store import HybridStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
-
-
-def _scifact_module() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "scifact_data.py"
-    spec = importlib.util.spec_from_file_location("scifact_data", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _QueryCache:
@@ -46,7 +36,7 @@ class _QueryCache:
 def scifact(minilm_encoder: Any) -> tuple[HybridRetriever, dict[str, str], Any, ModuleType]:
     import chromadb
 
-    data = _scifact_module()
+    data = load_benchmark("scifact_data")
     corpus, queries, qrels = data.load_beir("scifact", "test")
     ids = sorted(corpus)
     texts = [corpus[i] for i in ids]
