@@ -38,7 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_core.chunk_eval import Span, SpanScores, budget_spans, span_scores, token_span_scores
+from manifold_core.chunk_eval import (
+    Span,
+    SpanScores,
+    TokenSpans,
+    budget_spans,
+    span_scores,
+    token_span_scores,
+)
 from manifold_core.chunk_report import ChunkerResult, ChunkEvalReport
 from manifold_core.evaluation import ProgressCallback, beir_file, read_beir_rows
 from manifold_core.ingest import embed_texts
@@ -428,6 +435,7 @@ def evaluate_chunkers(
         offsets[did] = at
         token_spans.extend((s + at, e + at) for s, e in tok.spans(text))
         at += len(text) + 1
+    token_index = TokenSpans(token_spans)  # indexed once: every lookup below is a bisection
     qids = list(dataset.queries)
     refs = {
         q: [(offsets[d] + s, offsets[d] + e) for d, s, e in dataset.references[q]] for q in qids
@@ -475,11 +483,11 @@ def evaluate_chunkers(
         for row, qid in zip(ranked, qids, strict=True):
             top = [spans[i] for i in row[:k]]
             k_scores.append(
-                (span_scores(top, refs[qid]), token_span_scores(top, refs[qid], token_spans))
+                (span_scores(top, refs[qid]), token_span_scores(top, refs[qid], token_index))
             )
-            read = budget_spans(((*spans[i], counts[i]) for i in row), budget, token_spans)
+            read = budget_spans(((*spans[i], counts[i]) for i in row), budget, token_index)
             b_scores.append(
-                (span_scores(read, refs[qid]), token_span_scores(read, refs[qid], token_spans))
+                (span_scores(read, refs[qid]), token_span_scores(read, refs[qid], token_index))
             )
         per_query = {"at_k": _per_query(k_scores), "at_budget": _per_query(b_scores)}
         report.results[spec] = ChunkerResult(

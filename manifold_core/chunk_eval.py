@@ -26,10 +26,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Span",
     "SpanScores",
+    "TokenSpans",
     "budget_spans",
     "intersect_spans",
     "span_scores",
@@ -122,20 +124,40 @@ def span_scores(
     )
 
 
+class TokenSpans(Sequence[Span]):
+    """A document's token spans, indexed once for :func:`token_interval` lookups.
+
+    Pass one of these instead of a plain list when the same tokens are looked up many
+    times (every question of a corpus): a list is indexed again on each call, which is
+    linear in the corpus per lookup.
+    """
+
+    def __init__(self, token_spans: Sequence[Span]) -> None:
+        self._spans = list(token_spans)
+        self.starts = [s for s, _ in self._spans]
+        self.ends = [e for _, e in self._spans]
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._spans[index]
+
+
 def token_interval(span: Sequence[int], token_spans: Sequence[Span]) -> Span:
     """Character span -> the token indices ``[first, last + 1)`` of tokens it touches.
 
     ``token_spans`` are the sorted, disjoint character spans of a document's tokens (what
-    :meth:`~manifold_core.encoders.Tokenizer.spans` returns). A token belongs to the span
-    when they share at least one character; white space between tokens belongs to none.
+    :meth:`~manifold_core.encoders.Tokenizer.spans` returns), best as :class:`TokenSpans`
+    when looked up often. A token belongs to the span when they share at least one
+    character; white space between tokens belongs to none.
     """
     start, end = _check(span)
     if start == end:
         return (0, 0)
-    ends = [e for _, e in token_spans]
-    starts = [s for s, _ in token_spans]
-    first = bisect.bisect_right(ends, start)  # first token ending after ``start``
-    last = bisect.bisect_left(starts, end)  # tokens before it start before ``end``
+    index = token_spans if isinstance(token_spans, TokenSpans) else TokenSpans(token_spans)
+    first = bisect.bisect_right(index.ends, start)  # first token ending after ``start``
+    last = bisect.bisect_left(index.starts, end)  # tokens before it start before ``end``
     return (first, last) if first < last else (first, first)
 
 
@@ -145,6 +167,8 @@ def token_span_scores(
     token_spans: Sequence[Span],
 ) -> SpanScores:
     """:func:`span_scores` counted in tokens of one document instead of characters."""
+    if not isinstance(token_spans, TokenSpans):
+        token_spans = TokenSpans(token_spans)
     return span_scores(
         [token_interval(s, token_spans) for s in retrieved],
         [token_interval(s, token_spans) for s in references],
@@ -167,6 +191,8 @@ def budget_spans(
     """
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"budget must be an int >= 1, got {budget!r}")
+    if token_spans is not None and not isinstance(token_spans, TokenSpans):
+        token_spans = TokenSpans(token_spans)
     out: list[Span] = []
     left = budget
     for start, end, tokens in ranked:

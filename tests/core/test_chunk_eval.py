@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from manifold_core.chunk_eval import (
     SpanScores,
+    TokenSpans,
     budget_spans,
     intersect_spans,
     span_scores,
@@ -132,3 +133,15 @@ def test_scores_are_fractions_and_iou_is_below_both(
     assert s.iou == pytest.approx(len(got & refs) / len(got | refs))
     # retrieving the references themselves on top never lowers recall
     assert span_scores(retrieved + references, references).recall == 1.0
+
+
+def test_an_indexed_token_list_gives_the_same_intervals_and_budget_cut() -> None:
+    index = TokenSpans(TOKENS)
+    assert list(index) == list(TOKENS) and len(index) == len(TOKENS)
+    for span in [(0, 11), (4, 7), (2, 3), (5, 6), (0, 0)]:
+        assert token_interval(span, index) == token_interval(span, TOKENS)
+    ranked = [(6, 11, 2), (0, 5, 2)]
+    assert budget_spans(ranked, 3, index) == budget_spans(ranked, 3, TOKENS)
+    assert token_span_scores([(0, 5)], [(3, 11)], index) == token_span_scores(
+        [(0, 5)], [(3, 11)], TOKENS
+    )
