@@ -144,6 +144,11 @@ class TokenSpans(Sequence[Span]):
         return self._spans[index]
 
 
+def _indexed(token_spans: Sequence[Span]) -> TokenSpans:
+    """``token_spans`` as a :class:`TokenSpans` (indexed now unless it already is)."""
+    return token_spans if isinstance(token_spans, TokenSpans) else TokenSpans(token_spans)
+
+
 def token_interval(span: Sequence[int], token_spans: Sequence[Span]) -> Span:
     """Character span -> the token indices ``[first, last + 1)`` of tokens it touches.
 
@@ -155,7 +160,7 @@ def token_interval(span: Sequence[int], token_spans: Sequence[Span]) -> Span:
     start, end = _check(span)
     if start == end:
         return (0, 0)
-    index = token_spans if isinstance(token_spans, TokenSpans) else TokenSpans(token_spans)
+    index = _indexed(token_spans)
     first = bisect.bisect_right(index.ends, start)  # first token ending after ``start``
     last = bisect.bisect_left(index.starts, end)  # tokens before it start before ``end``
     return (first, last) if first < last else (first, first)
@@ -167,8 +172,7 @@ def token_span_scores(
     token_spans: Sequence[Span],
 ) -> SpanScores:
     """:func:`span_scores` counted in tokens of one document instead of characters."""
-    if not isinstance(token_spans, TokenSpans):
-        token_spans = TokenSpans(token_spans)
+    token_spans = _indexed(token_spans)
     return span_scores(
         [token_interval(s, token_spans) for s in retrieved],
         [token_interval(s, token_spans) for s in references],
@@ -191,8 +195,8 @@ def budget_spans(
     """
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"budget must be an int >= 1, got {budget!r}")
-    if token_spans is not None and not isinstance(token_spans, TokenSpans):
-        token_spans = TokenSpans(token_spans)
+    if token_spans is not None:
+        token_spans = _indexed(token_spans)
     out: list[Span] = []
     left = budget
     for start, end, tokens in ranked:
