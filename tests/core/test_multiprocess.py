@@ -48,12 +48,16 @@ def _spawn(
     return subprocess.Popen(args, env={**os.environ, **(env or {})})
 
 
+SEEDED = 60  # records every test collection starts with (:func:`_seed_collection`)
+
+
 def _seed_collection(port: int, name: str) -> None:
     store = HybridStore(
         HashEncoder(), client=chromadb.HttpClient(host="127.0.0.1", port=port), collection_name=name
     )
-    ids = [f"d{i}" for i in range(60)]
-    store.add([f"red green seed{i}" for i in range(60)], [{"g": i % 3} for i in range(60)], ids=ids)
+    ids = [f"d{i}" for i in range(SEEDED)]
+    texts = [f"red green seed{i}" for i in range(SEEDED)]
+    store.add(texts, [{"g": i % 3} for i in range(SEEDED)], ids=ids)
 
 
 def _truth(port: int, name: str) -> str:
@@ -162,11 +166,11 @@ def test_a_writer_killed_mid_write_leaves_no_reader_behind(
     if kill_at == 0:
         time.sleep(0.3)
     col = client.get_collection(name)
-    while col.count() - 60 < kill_at and bulk.poll() is None and time.monotonic() < deadline:
+    while col.count() - SEEDED < kill_at and bulk.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     bulk.send_signal(signal.SIGKILL)
     bulk.wait(timeout=30)
-    written = reader.count() - 60
+    written = reader.count() - SEEDED
     assert 0 <= written < 2000  # killed part-way (or before its first batch)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
